@@ -1,0 +1,37 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/**
+ * Every counter baton keeps, in one prom-client registry per process (no global default
+ * registry, so tests can build several). Label values are bounded: event types Marathon
+ * defines, error codes baton defines, never a raw Host header.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Marathon events received, by `eventType`. */
+  readonly marathonEvents: Counter<'type'>;
+  /** Marathon input baton could not use: `event` (malformed event), `app` (malformed app in a snapshot), `snapshot`. */
+  readonly marathonRejects: Counter<'kind'>;
+  readonly marathonResyncs: Counter<'reason'>;
+  readonly marathonReconnects: Counter;
+  readonly marathonConnected: Gauge;
+  /** Proxy error responses by `x-baton-error` code. */
+  readonly proxyErrors: Counter<'code'>;
+  readonly tableSwaps: Counter;
+  readonly tableVersion: Gauge;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    marathonEvents: new Counter({ name: 'baton_marathon_events_total', help: 'Marathon events received, by type', labelNames: ['type'], registers }),
+    marathonRejects: new Counter({ name: 'baton_marathon_rejected_total', help: 'Malformed Marathon input skipped, by kind (event, app, snapshot)', labelNames: ['kind'], registers }),
+    marathonResyncs: new Counter({ name: 'baton_marathon_resyncs_total', help: 'Full re-syncs of /v2/apps, by reason', labelNames: ['reason'], registers }),
+    marathonReconnects: new Counter({ name: 'baton_marathon_reconnects_total', help: 'Event stream reconnects', registers }),
+    marathonConnected: new Gauge({ name: 'baton_marathon_stream_connected', help: '1 while the Marathon event stream is open', registers }),
+    proxyErrors: new Counter({ name: 'baton_proxy_errors_total', help: 'Error responses by x-baton-error code', labelNames: ['code'], registers }),
+    tableSwaps: new Counter({ name: 'baton_table_swaps_total', help: 'Routing table swaps', registers }),
+    tableVersion: new Gauge({ name: 'baton_table_version', help: 'Version of the live routing table', registers }),
+  };
+}
