@@ -1,0 +1,84 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** `HOST:PORT` or `[v6]:PORT`, e.g. `0.0.0.0:80`, `127.0.0.1:9090`, `[::1]:8080`. */
+export interface Listen {
+  readonly host: string;
+  readonly port: number;
+}
+
+const LISTEN = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/;
+
+const listen = z.string().transform((value, ctx): Listen => {
+  const m = LISTEN.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'expected HOST:PORT, e.g. 0.0.0.0:80 or [::1]:8080' });
+    return z.NEVER;
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+});
+
+const marathonUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL, e.g. http://marathon.mesos:8080');
+
+const credentials = z
+  .string()
+  .regex(/^[^:]+:.*$/, 'expected USER:PASSWORD')
+  .transform((value) => {
+    const at = value.indexOf(':');
+    return { user: value.slice(0, at), password: value.slice(at + 1) };
+  });
+
+const hostname = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'expected a DNS name, e.g. example.com');
+const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
+const positive = (fallback: number) => z.number().int().positive().default(fallback);
+
+export const configSchema = z
+  .object({
+    marathon: z.array(marathonUrl).min(1, 'expected at least one Marathon URL'),
+    marathonCredentials: credentials.optional(),
+    marathonToken: z.string().min(1).optional(),
+    realm: z.string().min(1).optional(),
+    domain: hostname.transform((d) => d.toLowerCase()).optional(),
+    http: listen.prefault('0.0.0.0:80'),
+    admin: listen.prefault('127.0.0.1:9090'),
+    adminToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Peers whose X-Forwarded-Proto/-Host are kept (X-Forwarded-For is always appended to). */
+    trustedProxies: z.array(z.string().refine((ip) => isIP(ip) !== 0, 'expected an IP address')).default([]),
+    /** Window that gathers a burst of changes into one table swap. */
+    coalesceMs: ms(20),
+    resyncIntervalMs: positive(300_000),
+    streamIdleTimeoutMs: positive(30_000),
+    /** How many last-known health verdicts to keep (one per task). */
+    healthCacheSize: positive(100_000),
+    upstream: z
+      .object({
+        connectTimeoutMs: positive(5_000),
+        headersTimeoutMs: positive(60_000),
+        bodyTimeoutMs: positive(60_000),
+        keepAliveTimeoutMs: positive(4_000),
+        connections: positive(128),
+      })
+      .strict()
+      .prefault({}),
+    server: z
+      .object({
+        headersTimeoutMs: positive(10_000),
+        requestTimeoutMs: positive(60_000),
+        maxHeaderSize: positive(16_384),
+        keepAliveTimeoutMs: positive(5_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
