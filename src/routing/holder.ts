@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+import { emptyTable } from './routing-table.js';
+import { sameTable } from './table-equal.js';
+import type { RoutingTable, TableSource } from './types.js';
+
+export interface TableHolderOptions {
+  /** Builds a table carrying the given version from the current state. */
+  readonly build: (version: number) => RoutingTable;
+  /** A burst of `schedule()` calls within this window makes one rebuild. Default 20 ms. */
+  readonly coalesceMs?: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly onSwap?: (table: RoutingTable) => void;
+}
+
+/**
+ * Holds the live table. Rebuilds coalesce; a rebuild that changes nothing is dropped, so the
+ * version counts real changes; a swap is one reference assignment, and a request keeps the
+ * table it looked up.
+ */
+export class TableHolder implements TableSource {
+  #table: RoutingTable = emptyTable();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #build: (version: number) => RoutingTable;
+  readonly #coalesceMs: number;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #onSwap: ((table: RoutingTable) => void) | undefined;
+  readonly #rebuild = (): void => {
+    this.#timer = undefined;
+    this.rebuildNow();
+  };
+
+  constructor(opts: TableHolderOptions) {
+    this.#build = opts.build;
+    this.#coalesceMs = opts.coalesceMs ?? 20;
+    this.#logger = opts.logger;
+    this.#metrics = opts.metrics;
+    this.#onSwap = opts.onSwap;
+  }
+
+  get current(): RoutingTable {
+    return this.#table;
+  }
+
+  /** Rebuild soon; the first call of a burst starts the window, the others join it. */
+  schedule(): void {
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#timer = setTimeout(this.#rebuild, this.#coalesceMs);
+  }
+
+  /** Rebuild at once (a pending scheduled rebuild is then redundant). Returns whether it swapped. */
+  rebuildNow(): boolean {
+    this.#cancel();
+    const current = this.#table;
+    const started = performance.now();
+    let next: RoutingTable;
+    try {
+      next = this.#build(current.version + 1);
+    } catch (err) {
+      this.#logger.error({ err, version: current.version }, 'routing table build failed; keeping the current table');
+      return false;
+    }
+    if (sameTable(current, next)) return false;
+    this.#table = next;
+    this.#metrics.tableSwaps.inc();
+    this.#metrics.tableVersion.set(next.version);
+    this.#logger.debug(
+      { version: next.version, routes: next.routes.length, disabled: next.disabled.length, buildMs: Math.round((performance.now() - started) * 100) / 100 },
+      'routing table swapped',
+    );
+    if (this.#onSwap !== undefined) {
+      try {
+        this.#onSwap(next);
+      } catch (err) {
+        this.#logger.error({ err, version: next.version }, 'routing table swap listener failed');
+      }
+    }
+    return true;
+  }
+
+  /** Cancel a pending rebuild; later `schedule()` calls do nothing. */
+  close(): void {
+    this.#closed = true;
+    this.#cancel();
+  }
+
+  #cancel(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}

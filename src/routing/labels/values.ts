@@ -1,0 +1,102 @@
+/**
+ * Parsers shared by the label dialects. Each returns a `Setting`: the value a label gives, or
+ * a reason that names the label, its value and what was expected (shown on `/routes`).
+ */
+
+export type Setting<T> =
+  | { readonly label: string; readonly value: T; readonly error?: undefined }
+  | { readonly label: string; readonly error: string; readonly value?: undefined };
+
+export type Protocol = 'http' | 'tcp' | 'udp' | 'tls';
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** What one dialect says about one app port; a field the dialect does not set is absent. */
+export interface PortReading {
+  /** Realms the port belongs to, when the dialect's realm label is set. */
+  readonly realms?: readonly string[];
+  /** The dialect switches this port (or its whole app) off. */
+  readonly excluded?: boolean;
+  readonly protocol?: Setting<Protocol>;
+  readonly hosts?: Setting<readonly string[]>;
+  readonly paths?: Setting<readonly string[]>;
+}
+
+/** A per-port label and the port it names, to catch labels for ports the app does not have. */
+export interface PortLabel {
+  readonly index: number;
+  readonly label: string;
+}
+
+export function badLabel(label: string, value: string, expected: string): string {
+  const shown = value.length > 120 ? `${value.slice(0, 120)}...` : value;
+  return `label ${label}=${JSON.stringify(shown)}: expected ${expected}`;
+}
+
+/** Comma list, entries trimmed, empty entries dropped. */
+export function commaList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** Whitespace-separated list. */
+export function spaceList(value: string): string[] {
+  return value.split(/\s+/).filter((s) => s.length > 0);
+}
+
+/** `app.example.com`, `10.0.0.1`: dot-separated names of letters, digits, `-` and `_`. */
+const NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+const MAX_HOST = 253;
+
+export const HOST_EXPECTED = 'host names like a.example.com, *.example.com or name.*';
+
+export function isHostName(name: string): boolean {
+  return name.length <= MAX_HOST && NAME.test(name);
+}
+
+/** An exact name, a leading wildcard `*.suffix` or a trailing `prefix.*`, already lower case. */
+export function isHostPattern(pattern: string): boolean {
+  if (pattern.startsWith('*.')) return isHostName(pattern.slice(2));
+  if (pattern.endsWith('.*')) return isHostName(pattern.slice(0, -2));
+  return isHostName(pattern);
+}
+
+/** Hosts from a list label: lower-cased, de-duplicated; one bad entry makes the whole label bad. */
+export function hostsSetting(label: string, value: string, entries: readonly string[]): Setting<readonly string[]> {
+  const hosts = unique(entries.map((h) => h.toLowerCase()));
+  if (hosts.length === 0 || !hosts.every(isHostPattern)) {
+    return { label, error: badLabel(label, value, HOST_EXPECTED) };
+  }
+  return { label, value: hosts };
+}
+
+/** Printable ASCII after a leading `/`, without the query or fragment characters. */
+const PATH = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]*$/;
+
+export const PATH_EXPECTED = 'path prefixes starting with / (no spaces, ? or #)';
+
+export function pathsSetting(label: string, value: string, entries: readonly string[]): Setting<readonly string[]> {
+  const paths = unique(entries);
+  if (paths.length === 0 || !paths.every((p) => PATH.test(p))) {
+    return { label, error: badLabel(label, value, PATH_EXPECTED) };
+  }
+  return { label, value: paths };
+}
+
+export function protocolSetting(label: string, value: string, allowed: readonly Protocol[]): Setting<Protocol> {
+  const protocol = allowed.find((p) => p === value.trim().toLowerCase());
+  if (protocol === undefined) return { label, error: badLabel(label, value, allowed.join(', ')) };
+  return { label, value: protocol };
+}
+
+/** Port index from a label name part: canonical decimal only (`HAPROXY_01_VHOST` is not port 1). */
+export function portIndexOf(text: string): number | undefined {
+  return /^(?:0|[1-9]\d{0,4})$/.test(text) ? Number(text) : undefined;
+}
+
+export function isFalse(value: string): boolean {
+  return value.trim().toLowerCase() === 'false';
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)];
+}

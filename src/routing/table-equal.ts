@@ -1,0 +1,43 @@
+import type { Backend, BackendStatus, DisabledRoute, HttpRoute, RoutingTable } from './types.js';
+
+/**
+ * Whether two tables route the same way and report the same: routes (ids, apps, hosts, path,
+ * backends, statuses) and disabled reasons, in order. Version, build time and cursors do not count.
+ */
+export function sameTable(a: RoutingTable, b: RoutingTable): boolean {
+  return sameList(a.routes, b.routes, sameRoute) && sameList(a.disabled, b.disabled, sameDisabled);
+}
+
+function sameRoute(a: HttpRoute, b: HttpRoute): boolean {
+  return (
+    a.id === b.id &&
+    a.path === b.path &&
+    sameList(a.appIds, b.appIds, same) &&
+    sameList(a.hosts, b.hosts, same) &&
+    sameList(a.backends, b.backends, sameBackend) &&
+    sameList(a.status, b.status, sameStatus)
+  );
+}
+
+function sameBackend(a: Backend, b: Backend): boolean {
+  return a.address === b.address && a.host === b.host && a.port === b.port && a.taskId === b.taskId && a.appId === b.appId;
+}
+
+function sameStatus(a: BackendStatus, b: BackendStatus): boolean {
+  return sameBackend(a, b) && a.health === b.health && a.routable === b.routable && a.why === b.why;
+}
+
+function sameDisabled(a: DisabledRoute, b: DisabledRoute): boolean {
+  return a.appId === b.appId && a.portIndex === b.portIndex && a.reason === b.reason;
+}
+
+function same(a: string, b: string): boolean {
+  return a === b;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!eq(a[i]!, b[i]!)) return false;
+  return true;
+}

@@ -1,0 +1,160 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
+import { TableHolder } from '../../../src/routing/holder.js';
+import { TableBuilder } from '../../../src/routing/table.js';
+import type { RoutingTable } from '../../../src/routing/types.js';
+import type { AppView } from '../../../src/state/model.js';
+import { appDef, appView, taskView } from './fixtures.js';
+
+/** A holder over a mutable list of apps, counting builds; `fail` makes the next builds throw. */
+function setup(opts: { coalesceMs?: number } = {}) {
+  const state = { apps: [] as AppView[], builds: 0, fail: false };
+  const builder = new TableBuilder({});
+  const lines: Array<{ level: number; msg: string; version?: number }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()));
+      done();
+    },
+  });
+  const metrics = createMetrics();
+  const swaps: RoutingTable[] = [];
+  const holder = new TableHolder({
+    build: (version) => {
+      state.builds++;
+      if (state.fail) throw new Error('state is inconsistent');
+      return builder.build(state.apps, version);
+    },
+    logger: pino({ level: 'debug' }, sink),
+    metrics,
+    onSwap: (table) => swaps.push(table),
+    ...opts,
+  });
+  return { state, holder, metrics, swaps, lines };
+}
+
+const web = (tasks: number) =>
+  appView(appDef('/web'), Array.from({ length: tasks }, (_, i) => taskView('/web', `web.${i}`, { host: `h${i}` })));
+
+async function counter(metrics: Metrics): Promise<{ swaps: number; version: number }> {
+  const swaps = (await metrics.tableSwaps.get()).values[0]?.value ?? 0;
+  const version = (await metrics.tableVersion.get()).values[0]?.value ?? 0;
+  return { swaps, version };
+}
+
+describe('TableHolder', () => {
+  let holder: TableHolder | undefined;
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    holder?.close();
+    vi.useRealTimers();
+  });
+
+  it('starts with an empty table, version 0', () => {
+    const t = setup();
+    holder = t.holder;
+    expect(holder.current.version).toBe(0);
+    expect(holder.current.routes).toEqual([]);
+    expect(holder.current.lookupHttp('web', '/')).toBeUndefined();
+  });
+
+  it('coalesces a burst of schedule() calls into one rebuild and one swap', async () => {
+    const t = setup({ coalesceMs: 50 });
+    holder = t.holder;
+    t.state.apps = [web(1)];
+    for (let i = 0; i < 10; i++) holder.schedule();
+    vi.advanceTimersByTime(49);
+    expect(t.state.builds).toBe(0);
+    // A late call within the window joins it; the window does not restart.
+    t.state.apps = [web(2)];
+    holder.schedule();
+    vi.advanceTimersByTime(1);
+    expect(t.state.builds).toBe(1);
+    expect(holder.current.version).toBe(1);
+    expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(2);
+    expect(t.swaps).toEqual([holder.current]);
+    expect(await counter(t.metrics)).toEqual({ swaps: 1, version: 1 });
+    expect(t.lines.find((l) => l.msg === 'routing table swapped')).toMatchObject({ version: 1, routes: 1 });
+    vi.runAllTimers();
+    expect(t.state.builds).toBe(1);
+  });
+
+  it('a rebuild that changes nothing is not swapped and keeps the version', async () => {
+    const t = setup();
+    holder = t.holder;
+    t.state.apps = [web(2)];
+    expect(holder.rebuildNow()).toBe(true);
+    const first = holder.current;
+    // Same content from new objects (a re-fetch of an unchanged app).
+    t.state.apps = [web(2)];
+    expect(holder.rebuildNow()).toBe(false);
+    expect(holder.current).toBe(first);
+    expect(holder.current.version).toBe(1);
+    // A change in a backend's status (health) is a change.
+    t.state.apps = [appView(appDef('/web'), [taskView('/web', 'web.0', { host: 'h0' }), taskView('/web', 'web.1', { host: 'h1', routable: false })])];
+    expect(holder.rebuildNow()).toBe(true);
+    expect(holder.current.version).toBe(2);
+    expect(await counter(t.metrics)).toEqual({ swaps: 2, version: 2 });
+    expect(t.swaps.map((s) => s.version)).toEqual([1, 2]);
+  });
+
+  it('a build that throws keeps the current table and logs the error', async () => {
+    const t = setup();
+    holder = t.holder;
+    t.state.apps = [web(1)];
+    holder.rebuildNow();
+    const kept = holder.current;
+    t.state.fail = true;
+    expect(holder.rebuildNow()).toBe(false);
+    holder.schedule();
+    vi.runAllTimers();
+    expect(t.state.builds).toBe(3);
+    expect(holder.current).toBe(kept);
+    expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(1);
+    expect(t.lines.filter((l) => l.level === 50 && l.msg.includes('build failed'))).toHaveLength(2);
+    expect(await counter(t.metrics)).toEqual({ swaps: 1, version: 1 });
+    // The next good build swaps to the next version.
+    t.state.fail = false;
+    t.state.apps = [web(3)];
+    expect(holder.rebuildNow()).toBe(true);
+    expect(holder.current.version).toBe(2);
+  });
+
+  it('rebuildNow() takes over a pending scheduled rebuild', () => {
+    const t = setup();
+    holder = t.holder;
+    t.state.apps = [web(1)];
+    holder.schedule();
+    holder.rebuildNow();
+    vi.runAllTimers();
+    expect(t.state.builds).toBe(1);
+  });
+
+  it('close() cancels a pending rebuild and ignores later schedules', () => {
+    const t = setup();
+    holder = t.holder;
+    t.state.apps = [web(1)];
+    holder.schedule();
+    holder.close();
+    holder.schedule();
+    vi.runAllTimers();
+    expect(t.state.builds).toBe(0);
+    expect(holder.current.version).toBe(0);
+  });
+
+  it('a request keeps the table it looked up across a swap', () => {
+    const t = setup();
+    holder = t.holder;
+    t.state.apps = [web(1)];
+    holder.rebuildNow();
+    const route = holder.current.lookupHttp('web', '/')!;
+    t.state.apps = [web(3)];
+    holder.rebuildNow();
+    expect(route.backends).toHaveLength(1);
+    expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(3);
+  });
+});
