@@ -1,0 +1,117 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { request, type Dispatcher } from 'undici';
+
+/**
+ * HTTP to Marathon: base URLs without credentials, the Authorization header, and redirects
+ * followed by hand so the credentials reach the leader (fetch-style redirects drop
+ * `Authorization` on a cross-origin hop, and a standby 302s `/v2/events` to the leader).
+ */
+
+export type MarathonCredentials = { readonly user: string; readonly password: string } | { readonly token: string };
+
+export interface MarathonEndpoint {
+  /** Base URL without userinfo, query or trailing slash: safe to log and to show. */
+  readonly base: string;
+  /** `Basic ...` or `token=<jwt>`; never logged. */
+  readonly authorization?: string;
+}
+
+/** URL userinfo wins over the configured credentials: it is specific to that URL. */
+export function parseEndpoint(raw: string, credentials?: MarathonCredentials): MarathonEndpoint {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`invalid Marathon URL: ${raw.replace(/\/\/[^/@]*@/, '//***@')}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`Marathon URL must be http or https, got ${url.protocol}`);
+  }
+  const authorization = url.username
+    ? basic(decodeURIComponent(url.username), decodeURIComponent(url.password))
+    : credentials && ('token' in credentials ? `token=${credentials.token}` : basic(credentials.user, credentials.password));
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  const base = url.href.replace(/\/+$/, '');
+  return authorization === undefined ? { base } : { base, authorization };
+}
+
+function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
+
+export interface GetOptions {
+  readonly authorization?: string;
+  /** Sent as is: Marathon compares `Accept` of `/v2/events` as a whole string. */
+  readonly accept: string;
+  readonly signal: AbortSignal;
+  readonly headersTimeoutMs: number;
+  /** Longest silence between body bytes; 0 disables it (the event stream has its own idle timer). */
+  readonly bodyTimeoutMs: number;
+}
+
+export interface GetResult {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Dispatcher.ResponseData['body'];
+  /** URL of the final response, after redirects. */
+  readonly url: string;
+  readonly redirected: boolean;
+}
+
+const MAX_REDIRECTS = 3;
+const REDIRECT_CODES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+export async function httpGet(dispatcher: Dispatcher, url: string, opts: GetOptions): Promise<GetResult> {
+  const headers: Record<string, string> = { accept: opts.accept };
+  if (opts.authorization !== undefined) headers.authorization = opts.authorization;
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const res = await request(current, {
+      dispatcher,
+      method: 'GET',
+      headers,
+      signal: opts.signal,
+      headersTimeout: opts.headersTimeoutMs,
+      bodyTimeout: opts.bodyTimeoutMs,
+    });
+    const location = res.headers.location;
+    if (!REDIRECT_CODES.has(res.statusCode) || typeof location !== 'string') {
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: current, redirected: hop > 0 };
+    }
+    await res.body.dump();
+    if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+    // The same headers, Authorization included, go to the leader the standby points at.
+    current = redirectTarget(location, current);
+  }
+}
+
+function redirectTarget(location: string, from: string): string {
+  const next = new URL(location, from);
+  next.username = '';
+  next.password = '';
+  return next.href;
+}
+
+/** GET a JSON document; `undefined` when Marathon answers 404, an error for any other non-200. */
+export async function getJson(
+  dispatcher: Dispatcher,
+  endpoint: MarathonEndpoint,
+  path: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<unknown> {
+  const res = await httpGet(dispatcher, endpoint.base + path, {
+    accept: 'application/json',
+    signal,
+    headersTimeoutMs: timeoutMs,
+    bodyTimeoutMs: timeoutMs,
+    ...(endpoint.authorization !== undefined && { authorization: endpoint.authorization }),
+  });
+  if (res.statusCode === 200) return res.body.json();
+  await res.body.dump();
+  if (res.statusCode === 404) return undefined;
+  throw new Error(`HTTP ${res.statusCode} from ${res.url}`);
+}
