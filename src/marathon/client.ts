@@ -60,7 +60,6 @@ export class MarathonClient {
       retry: new Backoff(initialMs, maxMs),
       onSynced: () => {
         this.state.lastSyncAt = Date.now();
-        delete this.state.lastError;
       },
       onError: (message) => {
         this.state.lastError = message;
