@@ -1,0 +1,57 @@
+import type { ProxyErrorCode } from './errors.js';
+
+const CONNECT = { code: 'upstream-connect', expected: true } as const;
+const TIMEOUT = { code: 'upstream-timeout', expected: true } as const;
+const RESET = { code: 'upstream-reset', expected: true } as const;
+const BAD_REQUEST = { code: 'bad-request', expected: true } as const;
+const PROTOCOL = { code: 'upstream-protocol', expected: true } as const;
+const UNEXPECTED = { code: 'upstream-reset', expected: false } as const;
+
+/**
+ * Maps an error undici reports for a forwarded request to the error code the client gets.
+ * `expected` is false for errors baton has no reason to see (they are logged at error level).
+ */
+export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCode; readonly expected: boolean } {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENETDOWN':
+    case 'EADDRNOTAVAIL':
+    case 'ETIMEDOUT':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return CONNECT;
+    // The pool was closed under the request (registry shut down): nothing could be reached.
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+      return CONNECT;
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return TIMEOUT;
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return RESET;
+    // undici refuses what node's parser let through (an odd path, method or header value), or
+    // the client sent less body than its Content-Length promised.
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return BAD_REQUEST;
+    // A header or status line node refuses to write back (set by writeHead).
+    case 'ERR_INVALID_CHAR':
+    case 'ERR_INVALID_HTTP_TOKEN':
+    case 'ERR_HTTP_INVALID_STATUS_CODE':
+    case 'UND_ERR_HEADERS_OVERFLOW':
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+      return PROTOCOL;
+    default:
+      // undici's HTTPParserError carries an `HPE_*` code only sometimes; its name always.
+      return err.name === 'HTTPParserError' || code.startsWith('HPE_') ? PROTOCOL : UNEXPECTED;
+  }
+}
