@@ -7,7 +7,7 @@ import type { RoutingTable, TableSource } from './types.js';
 export interface TableHolderOptions {
   /** Builds a table carrying the given version from the current state. */
   readonly build: (version: number) => RoutingTable;
-  /** A burst of `schedule()` calls within this window makes one rebuild. Default 20 ms. */
+  /** At most one rebuild per window: a burst of `schedule()` calls waits for its end. Default 20 ms. */
   readonly coalesceMs?: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -15,7 +15,9 @@ export interface TableHolderOptions {
 }
 
 /**
- * Holds the live table. Rebuilds coalesce; a rebuild that changes nothing is dropped, so the
+ * Holds the live table. A change after a quiet spell is built at once (a killed task must stop
+ * receiving requests now, not a window later); changes that follow within the window are
+ * gathered into one rebuild at its end, so a storm of events costs one build per window. A rebuild that changes nothing is dropped, so the
  * version counts real changes; a swap is one reference assignment, and a request keeps the
  * table it looked up.
  */
@@ -23,6 +25,7 @@ export class TableHolder implements TableSource {
   #table: RoutingTable = emptyTable();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #lastBuildAt = -Infinity;
   readonly #build: (version: number) => RoutingTable;
   readonly #coalesceMs: number;
   readonly #logger: Logger;
@@ -45,15 +48,18 @@ export class TableHolder implements TableSource {
     return this.#table;
   }
 
-  /** Rebuild soon; the first call of a burst starts the window, the others join it. */
+  /** Rebuild now if the last build is a window old, else at the window's end (calls meanwhile join it). */
   schedule(): void {
     if (this.#closed || this.#timer !== undefined) return;
-    this.#timer = setTimeout(this.#rebuild, this.#coalesceMs);
+    const wait = this.#lastBuildAt + this.#coalesceMs - Date.now();
+    if (wait <= 0) this.rebuildNow();
+    else this.#timer = setTimeout(this.#rebuild, wait);
   }
 
   /** Rebuild at once (a pending scheduled rebuild is then redundant). Returns whether it swapped. */
   rebuildNow(): boolean {
     this.#cancel();
+    this.#lastBuildAt = Date.now();
     const current = this.#table;
     const started = performance.now();
     let next: RoutingTable;

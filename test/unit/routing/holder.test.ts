@@ -62,25 +62,34 @@ describe('TableHolder', () => {
     expect(holder.current.lookupHttp('web', '/')).toBeUndefined();
   });
 
-  it('coalesces a burst of schedule() calls into one rebuild and one swap', async () => {
+  it('builds the first change at once and gathers the burst that follows into one rebuild', async () => {
     const t = setup({ coalesceMs: 50 });
     holder = t.holder;
     t.state.apps = [web(1)];
-    for (let i = 0; i < 10; i++) holder.schedule();
-    vi.advanceTimersByTime(49);
-    expect(t.state.builds).toBe(0);
-    // A late call within the window joins it; the window does not restart.
-    t.state.apps = [web(2)];
     holder.schedule();
-    vi.advanceTimersByTime(1);
     expect(t.state.builds).toBe(1);
     expect(holder.current.version).toBe(1);
+    t.state.apps = [web(2)];
+    for (let i = 0; i < 10; i++) holder.schedule();
+    vi.advanceTimersByTime(40);
+    expect(t.state.builds).toBe(1);
+    // A late call within the window joins it; the window does not restart.
+    holder.schedule();
+    vi.advanceTimersByTime(10);
+    expect(t.state.builds).toBe(2);
+    expect(holder.current.version).toBe(2);
     expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(2);
-    expect(t.swaps).toEqual([holder.current]);
-    expect(await counter(t.metrics)).toEqual({ swaps: 1, version: 1 });
+    expect(t.swaps).toEqual([t.swaps[0], holder.current]);
+    expect(await counter(t.metrics)).toEqual({ swaps: 2, version: 2 });
     expect(t.lines.find((l) => l.msg === 'routing table swapped')).toMatchObject({ version: 1, routes: 1 });
     vi.runAllTimers();
-    expect(t.state.builds).toBe(1);
+    expect(t.state.builds).toBe(2);
+    // After a quiet window, the next change is built at once again.
+    vi.advanceTimersByTime(100);
+    t.state.apps = [web(3)];
+    holder.schedule();
+    expect(t.state.builds).toBe(3);
+    expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(3);
   });
 
   it('a rebuild that changes nothing is not swapped and keeps the version', async () => {
@@ -128,22 +137,25 @@ describe('TableHolder', () => {
     const t = setup();
     holder = t.holder;
     t.state.apps = [web(1)];
+    holder.rebuildNow();
     holder.schedule();
     holder.rebuildNow();
     vi.runAllTimers();
-    expect(t.state.builds).toBe(1);
+    expect(t.state.builds).toBe(2);
   });
 
   it('close() cancels a pending rebuild and ignores later schedules', () => {
     const t = setup();
     holder = t.holder;
     t.state.apps = [web(1)];
+    holder.rebuildNow();
+    t.state.apps = [web(2)];
     holder.schedule();
     holder.close();
     holder.schedule();
     vi.runAllTimers();
-    expect(t.state.builds).toBe(0);
-    expect(holder.current.version).toBe(0);
+    expect(t.state.builds).toBe(1);
+    expect(holder.current.version).toBe(1);
   });
 
   it('a request keeps the table it looked up across a swap', () => {
