@@ -148,8 +148,9 @@ export class ClusterState {
   ): boolean {
     const entry = this.apps.get(appId);
     if (!entry) {
-      // Its app is new: the re-fetch that api_post_event triggered will bring the task along.
-      this.opts.logger.debug({ appId, instance: key, state }, 'task event for an app not known yet');
+      // Its app is new to baton: a re-fetch brings the app with this task (gathered with the
+      // re-fetch its deployment events asked for).
+      if (state === 'TASK_RUNNING') this.opts.onRefetch([appId]);
       return false;
     }
     const existing = entry.tasks.get(key);

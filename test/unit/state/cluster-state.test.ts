@@ -126,11 +126,12 @@ describe('ClusterState', () => {
     expect(a2!.app).toBe(a1!.app);
   });
 
-  it('ignores events for apps it does not know and reports no change', () => {
-    const { state, changes } = setup();
+  it('asks for a re-fetch of an app it does not know when one of its tasks starts running', () => {
+    const { state, changes, refetched } = setup();
     state.replaceAll([]);
     const before = changes();
-    state.apply([status('/new', 'new.instance-1', 'TASK_RUNNING')]);
+    state.apply([status('/new', 'new.instance-1', 'TASK_RUNNING'), status('/old', 'old.instance-1', 'TASK_KILLED')]);
     expect(changes()).toBe(before);
+    expect(refetched).toEqual(['/new']);
   });
 });

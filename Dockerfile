@@ -1,0 +1,26 @@
+# baton: build with the dev toolchain, run on a slim image as a non-root user.
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm ci && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+# Lets the non-root user bind ports 80 and 443.
+RUN apt-get update && apt-get install -y --no-install-recommends libcap2-bin \
+ && setcap cap_net_bind_service=+ep /usr/local/bin/node \
+ && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY config ./config
+ENV NODE_ENV=production
+# Configuration by environment: BATON_MARATHON, BATON_REALM, BATON_HTTP, BATON_ADMIN, BATON_DOMAIN,
+# BATON_LOG_LEVEL, BATON_MARATHON_CREDENTIALS, BATON_MARATHON_TOKEN, BATON_ADMIN_TOKEN.
+EXPOSE 80 9090
+USER node
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:9090/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cli.js"]

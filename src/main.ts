@@ -1,0 +1,164 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createAdminServer } from './admin/server.js';
+import type { Config } from './config/schema.js';
+import { MarathonClient } from './marathon/client.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createHttpProxy } from './proxy/http1.js';
+import { TableHolder } from './routing/holder.js';
+import { TableBuilder } from './routing/table.js';
+import type { RoutingTable } from './routing/types.js';
+import { ClusterState } from './state/cluster-state.js';
+import { HealthJudge } from './state/health.js';
+import { UpstreamRegistry } from './upstream/registry.js';
+
+export interface Baton {
+  /** The admin API's address (listening as soon as `startBaton` resolves). */
+  readonly admin: AddressInfo;
+  /** Resolves with the HTTP entry point's address once the first Marathon sync is live. */
+  readonly http: Promise<AddressInfo>;
+  readonly tables: TableHolder;
+  readonly metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds every part, connects them (sources -> state -> table -> proxy) and starts listening.
+ * The HTTP entry point opens only after the first full sync, so baton never answers 404 for
+ * routes it simply has not learned yet; the admin API opens at once and says what is going on.
+ */
+export async function startBaton(config: Readonly<Config>, logger: Logger): Promise<Baton> {
+  const metrics = createMetrics();
+  const upstreams = new UpstreamRegistry(config.upstream);
+  const builder = new TableBuilder({ realm: config.realm, domain: config.domain });
+  let client: MarathonClient | undefined;
+  const state = new ClusterState({
+    judge: new HealthJudge(config.healthCacheSize),
+    logger,
+    onChange: () => tables.schedule(),
+    onRefetch: (appIds) => client?.refetch(appIds),
+  });
+  const tables = new TableHolder({
+    build: (version) => builder.build(state.views(), version),
+    coalesceMs: config.coalesceMs,
+    logger,
+    metrics,
+    onSwap: (table) => upstreams.retain(backendAddresses(table)),
+  });
+  const proxy = createHttpProxy({
+    tables,
+    upstreams,
+    logger,
+    metrics,
+    trustedProxies: new Set(config.trustedProxies),
+    limits: config.server,
+  });
+
+  let synced = false;
+  let onFirstSync: () => void = () => {};
+  const firstSync = new Promise<void>((resolve) => (onFirstSync = resolve));
+  client = new MarathonClient(
+    {
+      urls: [...config.marathon],
+      credentials: config.marathonToken ? { token: config.marathonToken } : config.marathonCredentials,
+      logger,
+      metrics,
+      idleTimeoutMs: config.streamIdleTimeoutMs,
+      resyncIntervalMs: config.resyncIntervalMs,
+    },
+    {
+      snapshot: (apps) => {
+        state.replaceAll(apps);
+        if (!synced) {
+          synced = true;
+          tables.rebuildNow();
+          onFirstSync();
+        }
+      },
+      apps: (fetched, gone) => state.upsertApps(fetched, gone),
+      changes: (changes) => state.apply(changes),
+    },
+  );
+  const marathon = client;
+
+  const admin = createAdminServer({
+    logger,
+    token: config.adminToken,
+    registry: metrics.registry,
+    table: () => tables.current,
+    resync: async () => {
+      const before = marathon.status().lastSyncAt;
+      await marathon.resync('admin');
+      const after = marathon.status();
+      if (after.lastSyncAt === before) throw new Error(after.lastError ?? 're-sync did not complete');
+    },
+    health: () => {
+      const table = tables.current;
+      const status = marathon.status();
+      return {
+        serving: synced,
+        body: {
+          status: !synced ? 'starting' : status.connected ? 'ok' : 'stale',
+          marathon: status,
+          table: {
+            version: table.version,
+            ageMs: Date.now() - table.builtAt,
+            routes: table.routes.length,
+            backends: table.routes.reduce((n, r) => n + r.backends.length, 0),
+            disabled: table.disabled.length,
+          },
+          cluster: state.counts(),
+        },
+      };
+    },
+  });
+  await listen(admin, config.admin.host, config.admin.port);
+  logger.info({ admin: address(admin) }, 'admin API listening');
+  marathon.start();
+
+  const http = firstSync.then(async () => {
+    await listen(proxy, config.http.host, config.http.port);
+    logger.info({ http: address(proxy), routes: tables.current.routes.length }, 'first sync done, proxy listening');
+    return address(proxy);
+  });
+  // A failure to listen surfaces through `http`; this keeps it from being an unhandled rejection meanwhile.
+  http.catch(() => {});
+
+  return {
+    admin: address(admin),
+    http,
+    tables,
+    metrics,
+    async stop() {
+      tables.close();
+      await marathon.stop();
+      await Promise.all([closeServer(proxy), closeServer(admin)]);
+      await upstreams.close();
+    },
+  };
+}
+
+function backendAddresses(table: RoutingTable): Set<string> {
+  const addresses = new Set<string>();
+  for (const route of table.routes) for (const backend of route.backends) addresses.add(backend.address);
+  return addresses;
+}
+
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  server.listen(port, host);
+  await once(server, 'listening');
+}
+
+function address(server: Server): AddressInfo {
+  return server.address() as AddressInfo;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  await closed;
+}
