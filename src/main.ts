@@ -67,6 +67,7 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
       metrics,
       idleTimeoutMs: config.streamIdleTimeoutMs,
       resyncIntervalMs: config.resyncIntervalMs,
+      refetchCoalesceMs: config.coalesceMs,
     },
     {
       snapshot: (apps) => {

@@ -179,6 +179,11 @@ export class ClusterState {
       });
     }
     if (!event) return false; // an instance event alone carries no address
+    if (entry.app.readinessChecks > 0) {
+      // Only a fetch tells whether a new task of such an app passed its readiness check.
+      this.opts.onRefetch([appId]);
+      return false;
+    }
     entry.tasks.set(key, {
       id: event.taskId,
       instanceKey: key,

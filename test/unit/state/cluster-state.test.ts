@@ -63,6 +63,14 @@ describe('ClusterState', () => {
     expect(routable('/a')).toEqual(['a.instance-1', 'a.instance-2']);
   });
 
+  it('re-fetches instead of adding a new task of an app with readiness checks (only a fetch knows if it is ready)', () => {
+    const { state, routable, refetched } = setup();
+    state.replaceAll([{ app: app('/a', { readinessChecks: 1 }), tasks: [] }]);
+    state.apply([status('/a', 'a.instance-9', 'TASK_RUNNING')]);
+    expect(routable('/a')).toEqual([]);
+    expect(refetched).toEqual(['/a']);
+  });
+
   it('adds a task on TASK_RUNNING and drops it from routing on TASK_KILLING, then removes it on TASK_KILLED', () => {
     const { state, routable } = setup();
     state.replaceAll([{ app: app('/a'), tasks: [] }]);
