@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { request } from 'undici';
 import { MarathonSim } from '../dist/sim/index.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -23,11 +24,12 @@ async function freePort() {
   return port;
 }
 
-async function waitFor(url, init) {
+async function waitFor(url, headers) {
   for (let i = 0; i < 200; i++) {
     try {
-      const res = await fetch(url, init);
-      if (res.ok) return;
+      const res = await request(url, { headers });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
     } catch {}
     await sleep(50);
   }
@@ -48,7 +50,10 @@ async function load(url, headers) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const backendPort = await freePort();
+const children = [];
+process.on('exit', () => children.forEach((child) => child.kill('SIGTERM')));
 const backend = fork(new URL('./tiny-backend.mjs', import.meta.url), [String(backendPort)], { stdio: 'inherit' });
+children.push(backend);
 await waitFor(`http://127.0.0.1:${backendPort}/`);
 
 const sim = new MarathonSim();
@@ -59,7 +64,8 @@ sim.startTask('/bench/app', { host: '127.0.0.1', ports: [backendPort] });
 const httpPort = await freePort();
 const adminPort = await freePort();
 const baton = spawn(process.execPath, [`${root}dist/cli.js`, '--marathon', marathon, '--http', `127.0.0.1:${httpPort}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn'], { stdio: 'inherit', cwd: root });
-await waitFor(`http://127.0.0.1:${httpPort}/`, { headers: { host: 'bench.local' } });
+children.push(baton);
+await waitFor(`http://127.0.0.1:${httpPort}/`, { host: 'bench.local' });
 
 const rows = { direct: [], baton: [] };
 const cpu = [];
