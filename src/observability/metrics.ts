@@ -18,6 +18,8 @@ export interface Metrics {
   readonly proxyErrors: Counter<'code'>;
   readonly tableSwaps: Counter;
   readonly tableVersion: Gauge;
+  /** Routes a bad label or a conflict disabled in the live table. */
+  readonly tableDisabledRoutes: Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -33,5 +35,6 @@ export function createMetrics(): Metrics {
     proxyErrors: new Counter({ name: 'baton_proxy_errors_total', help: 'Error responses by x-baton-error code', labelNames: ['code'], registers }),
     tableSwaps: new Counter({ name: 'baton_table_swaps_total', help: 'Routing table swaps', registers }),
     tableVersion: new Gauge({ name: 'baton_table_version', help: 'Version of the live routing table', registers }),
+    tableDisabledRoutes: new Gauge({ name: 'baton_table_disabled_routes', help: 'Routes disabled by a bad label or a conflict', registers }),
   };
 }

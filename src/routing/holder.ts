@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { emptyTable } from './routing-table.js';
 import { sameTable } from './table-equal.js';
-import type { RoutingTable, TableSource } from './types.js';
+import type { DisabledRoute, RoutingTable, TableSource } from './types.js';
+
+const disabledKey = (d: DisabledRoute) => `${d.appId}\u0000${d.portIndex}\u0000${d.reason}`;
 
 export interface TableHolderOptions {
   /** Builds a table carrying the given version from the current state. */
@@ -73,6 +75,8 @@ export class TableHolder implements TableSource {
     this.#table = next;
     this.#metrics.tableSwaps.inc();
     this.#metrics.tableVersion.set(next.version);
+    this.#metrics.tableDisabledRoutes.set(next.disabled.length);
+    this.#reportNewlyDisabled(current, next);
     this.#logger.debug(
       { version: next.version, routes: next.routes.length, disabled: next.disabled.length, buildMs: Math.round((performance.now() - started) * 100) / 100 },
       'routing table swapped',
@@ -91,6 +95,14 @@ export class TableHolder implements TableSource {
   close(): void {
     this.#closed = true;
     this.#cancel();
+  }
+
+  /** Each disabled route is logged once, when it first appears (not on every rebuild). */
+  #reportNewlyDisabled(before: RoutingTable, after: RoutingTable): void {
+    const known = new Set(before.disabled.map(disabledKey));
+    for (const route of after.disabled) {
+      if (!known.has(disabledKey(route))) this.#logger.warn({ appId: route.appId, portIndex: route.portIndex, reason: route.reason }, 'route disabled');
+    }
   }
 
   #cancel(): void {

@@ -169,4 +169,18 @@ describe('TableHolder', () => {
     expect(route.backends).toHaveLength(1);
     expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(3);
   });
+
+  it('logs each disabled route once, when it first appears, and counts them', async () => {
+    const t = setup();
+    holder = t.holder;
+    const bad = appView(appDef('/bad', { labels: { HAPROXY_0_VHOST: 'not a host' } }), []);
+    t.state.apps = [bad, web(1)];
+    holder.rebuildNow();
+    t.state.apps = [bad, web(2)];
+    holder.rebuildNow();
+    const warnings = t.lines.filter((l) => l.msg === 'route disabled');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ appId: '/bad', portIndex: 0, reason: expect.stringContaining('HAPROXY_0_VHOST') });
+    expect((await t.metrics.tableDisabledRoutes.get()).values[0]?.value).toBe(1);
+  });
 });
