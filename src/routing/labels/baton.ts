@@ -2,7 +2,7 @@ import {
   commaList,
   hostsSetting,
   pathsSetting,
-  portIndexOf,
+  portLabelsMatching,
   protocolSetting,
   spaceList,
   type Labels,
@@ -30,10 +30,5 @@ export function batonPort(labels: Labels, n: number): PortReading {
 const PORT_LABEL = /^BATON_(\d+)_(?:PROTOCOL|VHOST|PATH)$/;
 
 export function batonPortLabels(labels: Labels): PortLabel[] {
-  const found: PortLabel[] = [];
-  for (const label of Object.keys(labels)) {
-    const index = portIndexOf(PORT_LABEL.exec(label)?.[1] ?? '');
-    if (index !== undefined) found.push({ index, label });
-  }
-  return found;
+  return portLabelsMatching(labels, PORT_LABEL);
 }

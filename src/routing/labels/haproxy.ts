@@ -3,7 +3,7 @@ import {
   hostsSetting,
   isFalse,
   pathsSetting,
-  portIndexOf,
+  portLabelsMatching,
   protocolSetting,
   spaceList,
   type Labels,
@@ -37,10 +37,5 @@ export function haproxyPort(labels: Labels, n: number): PortReading {
 const PORT_LABEL = /^HAPROXY_(\d+)_(?:MODE|VHOST|PATH)$/;
 
 export function haproxyPortLabels(labels: Labels): PortLabel[] {
-  const found: PortLabel[] = [];
-  for (const label of Object.keys(labels)) {
-    const index = portIndexOf(PORT_LABEL.exec(label)?.[1] ?? '');
-    if (index !== undefined) found.push({ index, label });
-  }
-  return found;
+  return portLabelsMatching(labels, PORT_LABEL);
 }

@@ -93,6 +93,16 @@ export function portIndexOf(text: string): number | undefined {
   return /^(?:0|[1-9]\d{0,4})$/.test(text) ? Number(text) : undefined;
 }
 
+/** Labels whose name matches `pattern`, with the port index its first group captures. */
+export function portLabelsMatching(labels: Labels, pattern: RegExp): PortLabel[] {
+  const found: PortLabel[] = [];
+  for (const label of Object.keys(labels)) {
+    const index = portIndexOf(pattern.exec(label)?.[1] ?? '');
+    if (index !== undefined) found.push({ index, label });
+  }
+  return found;
+}
+
 export function isFalse(value: string): boolean {
   return value.trim().toLowerCase() === 'false';
 }
