@@ -28,6 +28,9 @@ const SETTINGS: readonly Setting[] = [
   { key: 'realm', flag: 'realm', env: 'BATON_REALM' },
   { key: 'http', flag: 'http', env: 'BATON_HTTP' },
   { key: 'admin', flag: 'admin', env: 'BATON_ADMIN' },
+  { key: 'https', flag: 'https', env: 'BATON_HTTPS' },
+  { key: 'certs', flag: 'certs', env: 'BATON_CERTS' },
+  { key: 'serviceBind', flag: 'service-bind', env: 'BATON_SERVICE_BIND' },
   { key: 'domain', flag: 'domain', env: 'BATON_DOMAIN' },
   { key: 'logLevel', flag: 'log-level', env: 'BATON_LOG_LEVEL' },
   { key: 'marathonCredentials', env: 'BATON_MARATHON_CREDENTIALS', secret: true },
@@ -90,13 +93,16 @@ function parseFlags(argv: readonly string[]): Record<string, string | string[] |
     realm: { type: 'string' },
     http: { type: 'string' },
     admin: { type: 'string' },
+    https: { type: 'string' },
+    certs: { type: 'string' },
+    'service-bind': { type: 'string' },
     domain: { type: 'string' },
     'log-level': { type: 'string' },
   } as const;
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message.split('\n')[0]}; flags are --config, --marathon, --realm, --http, --admin, --domain, --log-level`);
+    throw new ConfigError(`${(err as Error).message.split('\n')[0]}; flags are --config, --marathon, --realm, --http, --https, --certs, --service-bind, --admin, --domain, --log-level`);
   }
 }
 

@@ -49,6 +49,22 @@ export const configSchema = z
     domain: hostname.transform((d) => d.toLowerCase()).optional(),
     http: listen.prefault('0.0.0.0:80'),
     admin: listen.prefault('127.0.0.1:9090'),
+    /** The HTTPS entry point (TLS termination, HTTP/2 by ALPN, TLS passthrough by SNI); off when unset. */
+    https: listen.optional(),
+    /** Directory of PEM certificates for the HTTPS entry point, picked by SNI. */
+    certs: z.string().min(1).optional(),
+    /** Address the service-port listeners (TCP, UDP, TLS on its own port) bind to. */
+    serviceBind: z.string().refine((ip) => isIP(ip) !== 0, 'expected an IP address, e.g. 0.0.0.0 or ::').default('0.0.0.0'),
+    /** Open TCP connections to a backend that left the table are closed after this long. */
+    drainMs: ms(30_000),
+    /** A TCP connection idle this long in both directions is closed; 0 = never. */
+    tcpIdleTimeoutMs: ms(0),
+    /** A UDP client flow with no datagram for this long is forgotten. */
+    udpIdleTimeoutMs: positive(30_000),
+    /** At most this many UDP flows per port; the least recently used goes first. */
+    udpMaxFlows: positive(10_000),
+    /** A WebSocket idle this long in both directions is closed. */
+    websocketIdleTimeoutMs: positive(300_000),
     adminToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Peers whose X-Forwarded-Proto/-Host are kept (X-Forwarded-For is always appended to). */

@@ -18,6 +18,14 @@ export interface Metrics {
   readonly proxyErrors: Counter<'code'>;
   readonly tableSwaps: Counter;
   readonly tableVersion: Gauge;
+  /** Connections (TCP, TLS passthrough, WebSocket, HTTP/2 sessions) and UDP flows accepted, by protocol. */
+  readonly connections: Counter<'protocol'>;
+  /** Connections or flows that failed or were refused, by protocol and a reason from a fixed set. */
+  readonly connectionErrors: Counter<'protocol' | 'reason'>;
+  /** Service-port listeners that could not be opened, by protocol. */
+  readonly listenerErrors: Counter<'protocol'>;
+  /** UDP client flows currently tracked. */
+  readonly udpFlows: Gauge;
   /** Routes a bad label or a conflict disabled in the live table. */
   readonly tableDisabledRoutes: Gauge;
 }
@@ -35,6 +43,10 @@ export function createMetrics(): Metrics {
     proxyErrors: new Counter({ name: 'baton_proxy_errors_total', help: 'Error responses by x-baton-error code', labelNames: ['code'], registers }),
     tableSwaps: new Counter({ name: 'baton_table_swaps_total', help: 'Routing table swaps', registers }),
     tableVersion: new Gauge({ name: 'baton_table_version', help: 'Version of the live routing table', registers }),
+    connections: new Counter({ name: 'baton_connections_total', help: 'Connections and UDP flows accepted, by protocol', labelNames: ['protocol'], registers }),
+    connectionErrors: new Counter({ name: 'baton_connection_errors_total', help: 'Connections or flows that failed, by protocol and reason', labelNames: ['protocol', 'reason'], registers }),
+    listenerErrors: new Counter({ name: 'baton_listener_errors_total', help: 'Service-port listeners that could not be opened', labelNames: ['protocol'], registers }),
+    udpFlows: new Gauge({ name: 'baton_udp_flows', help: 'UDP client flows tracked', registers }),
     tableDisabledRoutes: new Gauge({ name: 'baton_table_disabled_routes', help: 'Routes disabled by a bad label or a conflict', registers }),
   };
 }

@@ -29,6 +29,12 @@ export interface HttpRoute {
   readonly hosts: readonly string[];
   /** Path prefix, `/` when none. */
   readonly path: string;
+  /** `BATON_{n}_REDIRECT_TO_HTTPS` / `HAPROXY_{n}_REDIRECT_TO_HTTPS`: plain HTTP gets a 301 to https. */
+  readonly redirectToHttps: boolean;
+  /** `BATON_{n}_USE_HSTS` / `HAPROXY_{n}_USE_HSTS`: HTTPS responses carry Strict-Transport-Security. */
+  readonly hsts: boolean;
+  /** How baton talks to the backends: HTTP/1.1, or h2c (`BATON_{n}_BACKEND_PROTOCOL=h2c`, gRPC). */
+  readonly backendProtocol: 'http1' | 'h2c';
   /** Backends that may receive new requests, in a stable order. */
   readonly backends: readonly Backend[];
   /** Every task of the route's apps, routable or not (for `/routes`). */
@@ -37,6 +43,39 @@ export interface HttpRoute {
    * Round-robin position. The only mutable field of a table: it belongs to the route object,
    * so a new table starts its own count and a request in flight never sees another table's.
    */
+  cursor: number;
+}
+
+/**
+ * A whole service port: raw TCP or UDP. baton listens on `port` and hands every connection (TCP)
+ * or client flow (UDP) to one backend.
+ */
+export interface PortRoute {
+  /** `appId:portIndex`. */
+  readonly id: string;
+  readonly appIds: readonly string[];
+  readonly protocol: 'tcp' | 'udp';
+  /** The service port baton listens on: `BATON_{n}_PORT`, `HAPROXY_{n}_PORT`, else the app's service port. */
+  readonly port: number;
+  readonly backends: readonly Backend[];
+  readonly status: readonly BackendStatus[];
+  cursor: number;
+}
+
+/**
+ * TLS passthrough (`BATON_{n}_PROTOCOL=tls` with a vhost): a TLS connection routed by the SNI
+ * name of its ClientHello, never decrypted. On the HTTPS entry point, or on its own port when a
+ * port label names one.
+ */
+export interface TlsRoute {
+  readonly id: string;
+  readonly appIds: readonly string[];
+  /** Host patterns as for HTTP routes (exact, `*.suffix`, `name.*`), lower case. */
+  readonly hosts: readonly string[];
+  /** Its own listening port (`BATON_{n}_PORT` / `HAPROXY_{n}_PORT`); absent = the HTTPS entry point. */
+  readonly port?: number;
+  readonly backends: readonly Backend[];
+  readonly status: readonly BackendStatus[];
   cursor: number;
 }
 
@@ -53,13 +92,24 @@ export interface RoutingTable {
   /** `Date.now()` when built. */
   readonly builtAt: number;
   readonly routes: readonly HttpRoute[];
+  readonly portRoutes: readonly PortRoute[];
+  readonly tlsRoutes: readonly TlsRoute[];
   readonly disabled: readonly DisabledRoute[];
+  /** Certificate files that app labels name (`BATON_{n}_SSL_CERT`, `HAPROXY_{n}_SSL_CERT`), sorted, unique. */
+  readonly certificates: readonly string[];
   /**
    * The route for a request: `host` is the raw Host header (any case, port allowed), `path` the
    * raw request target (query allowed). Exact hosts win over `name.*` prefixes, which win over
    * `*.suffix` wildcards; among a host's routes the longest path prefix wins.
    */
   lookupHttp(host: string, path: string): HttpRoute | undefined;
+  /** The TCP or UDP route listening on `port`. */
+  lookupPort(protocol: 'tcp' | 'udp', port: number): PortRoute | undefined;
+  /**
+   * The TLS passthrough route for an SNI name (any case), on its own `port`, or on the HTTPS entry
+   * point when `port` is undefined. Same precedence as HTTP hosts: exact, `name.*`, `*.suffix`.
+   */
+  lookupTls(serverName: string, port?: number): TlsRoute | undefined;
 }
 
 /** What the proxies hold: the current table, read once per request. */
