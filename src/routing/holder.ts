@@ -78,7 +78,7 @@ export class TableHolder implements TableSource {
     this.#metrics.tableDisabledRoutes.set(next.disabled.length);
     this.#reportNewlyDisabled(current, next);
     this.#logger.debug(
-      { version: next.version, routes: next.routes.length, disabled: next.disabled.length, buildMs: Math.round((performance.now() - started) * 100) / 100 },
+      { version: next.version, routes: next.routes.length, portRoutes: next.portRoutes.length, tlsRoutes: next.tlsRoutes.length, disabled: next.disabled.length, buildMs: Math.round((performance.now() - started) * 100) / 100 },
       'routing table swapped',
     );
     if (this.#onSwap !== undefined) {

@@ -1,8 +1,9 @@
 import type { HttpRoute } from './types.js';
 
 /**
- * The Host header as a lookup key: port dropped (also after `[v6]`), one trailing dot dropped,
- * lower case. Allocates only when it has to cut or lower-case. Undefined for an empty host.
+ * The Host header (or a TLS server name) as a lookup key: port dropped (also after `[v6]`), one
+ * trailing dot dropped, lower case. Allocates only when it has to cut or lower-case. Undefined
+ * for an empty host.
  */
 export function normalizeHost(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
@@ -29,31 +30,75 @@ export function normalizeHost(raw: string | undefined): string | undefined {
 }
 
 /**
- * Host patterns -> routes, each list longest path first. Exact names in one map, `name.*` by
- * their prefix, `*.suffix` by `.suffix`; a lookup costs one map probe per dot at most.
+ * Host patterns -> values. Exact names in one map, `name.*` by their prefix, `*.suffix` by
+ * `.suffix`; a match costs one map probe per dot at most and returns the value of the most
+ * specific level that knows the host: exact, then the longest prefix, then the longest suffix.
  */
+export class HostMap<T> {
+  readonly #exact = new Map<string, T>();
+  readonly #prefixes = new Map<string, T>();
+  readonly #suffixes = new Map<string, T>();
+
+  get(pattern: string): T | undefined {
+    if (pattern.startsWith('*.')) return this.#suffixes.get(pattern.slice(1));
+    if (pattern.endsWith('.*')) return this.#prefixes.get(pattern.slice(0, -2));
+    return this.#exact.get(pattern);
+  }
+
+  set(pattern: string, value: T): void {
+    if (pattern.startsWith('*.')) this.#suffixes.set(pattern.slice(1), value);
+    else if (pattern.endsWith('.*')) this.#prefixes.set(pattern.slice(0, -2), value);
+    else this.#exact.set(pattern, value);
+  }
+
+  *values(): IterableIterator<T> {
+    yield* this.#exact.values();
+    yield* this.#prefixes.values();
+    yield* this.#suffixes.values();
+  }
+
+  /** `host` is already normalised (see `normalizeHost`). */
+  match(host: string): T | undefined {
+    const exact = this.#exact.get(host);
+    if (exact !== undefined) return exact;
+    if (this.#prefixes.size > 0) {
+      // Longest prefix first: cut at the last dot, then the one before.
+      for (let dot = host.lastIndexOf('.'); dot > 0; dot = host.lastIndexOf('.', dot - 1)) {
+        const value = this.#prefixes.get(host.slice(0, dot));
+        if (value !== undefined) return value;
+      }
+    }
+    if (this.#suffixes.size > 0) {
+      // Longest suffix first: cut at the first dot, then the next one.
+      for (let dot = host.indexOf('.', 1); dot > 0; dot = host.indexOf('.', dot + 1)) {
+        const value = this.#suffixes.get(host.slice(dot));
+        if (value !== undefined) return value;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** HTTP routes by host, each host's list longest path first. */
 export class HostIndex {
-  readonly #exact = new Map<string, HttpRoute[]>();
-  readonly #prefixes = new Map<string, HttpRoute[]>();
-  readonly #suffixes = new Map<string, HttpRoute[]>();
+  readonly #hosts = new HostMap<HttpRoute[]>();
 
   constructor(routes: readonly HttpRoute[]) {
     for (const route of routes) {
       for (const pattern of route.hosts) {
-        if (pattern.startsWith('*.')) add(this.#suffixes, pattern.slice(1), route);
-        else if (pattern.endsWith('.*')) add(this.#prefixes, pattern.slice(0, -2), route);
-        else add(this.#exact, pattern, route);
+        const list = this.#hosts.get(pattern);
+        if (list === undefined) this.#hosts.set(pattern, [route]);
+        else list.push(route);
       }
     }
-    for (const map of [this.#exact, this.#prefixes, this.#suffixes]) {
-      for (const list of map.values()) list.sort((a, b) => b.path.length - a.path.length);
-    }
+    for (const list of this.#hosts.values()) list.sort((a, b) => b.path.length - a.path.length);
   }
 
+  /** The most specific host level that knows this host decides alone, by its longest matching path. */
   lookup(rawHost: string | undefined, path: string): HttpRoute | undefined {
     const host = normalizeHost(rawHost);
     if (host === undefined) return undefined;
-    const routes = this.#routesFor(host);
+    const routes = this.#hosts.match(host);
     if (routes === undefined) return undefined;
     // Route paths hold no `?`, so a plain prefix never reaches into the query string.
     for (let i = 0; i < routes.length; i++) {
@@ -62,31 +107,4 @@ export class HostIndex {
     }
     return undefined;
   }
-
-  /** The most specific host level that knows this host; its path list decides alone. */
-  #routesFor(host: string): HttpRoute[] | undefined {
-    const exact = this.#exact.get(host);
-    if (exact !== undefined) return exact;
-    if (this.#prefixes.size > 0) {
-      // Longest prefix first: cut at the last dot, then the one before.
-      for (let dot = host.lastIndexOf('.'); dot > 0; dot = host.lastIndexOf('.', dot - 1)) {
-        const routes = this.#prefixes.get(host.slice(0, dot));
-        if (routes !== undefined) return routes;
-      }
-    }
-    if (this.#suffixes.size > 0) {
-      // Longest suffix first: cut at the first dot, then the next one.
-      for (let dot = host.indexOf('.', 1); dot > 0; dot = host.indexOf('.', dot + 1)) {
-        const routes = this.#suffixes.get(host.slice(dot));
-        if (routes !== undefined) return routes;
-      }
-    }
-    return undefined;
-  }
-}
-
-function add(map: Map<string, HttpRoute[]>, key: string, route: HttpRoute): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [route]);
-  else list.push(route);
 }

@@ -1,16 +1,15 @@
-import type { Backend, BackendStatus, DisabledRoute, HttpRoute } from './types.js';
+import type { BackendProtocol } from './route-spec.js';
+import { groupByHosts, sharedBackends, type HostClaim } from './host-claims.js';
+import type { DisabledRoute, HttpRoute } from './types.js';
 
 /** One app port at one path, with its backends, before apps sharing a host and path are merged. */
-export interface RouteUnit {
-  readonly appId: string;
-  readonly portIndex: number;
-  /** Sorted, unique. */
-  readonly hosts: readonly string[];
+export interface RouteUnit extends HostClaim {
   readonly path: string;
   /** The app port has several paths, so its route ids carry the path. */
   readonly multiPath: boolean;
-  readonly backends: readonly Backend[];
-  readonly status: readonly BackendStatus[];
+  readonly redirectToHttps: boolean;
+  readonly hsts: boolean;
+  readonly backendProtocol: BackendProtocol;
 }
 
 export interface MergedRoutes {
@@ -19,66 +18,40 @@ export interface MergedRoutes {
 }
 
 /**
- * Units with the same hosts and path become one route sharing their backends (blue/green).
- * Units that share some hosts but not all at a path are a conflict: the route whose first app
- * sorts first keeps the hosts, the other is disabled, so the outcome does not depend on order.
+ * Units with the same hosts and path become one route sharing their backends (blue/green);
+ * partial overlaps are conflicts (see `groupByHosts`). A merged route redirects to https or sends
+ * HSTS when any of its apps asks; its apps must agree on the backend protocol, since one route
+ * speaks one: an app that differs from the first app is disabled.
  */
 export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
-  const groups = new Map<string, RouteUnit[]>();
-  for (const unit of [...units].sort(byUnit)) {
-    const key = `${unit.path}\n${unit.hosts.join('\n')}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [unit]);
-    else group.push(unit);
-  }
+  const { groups, disabled } = groupByHosts(units, {
+    key: (u) => u.path,
+    where: (u) => `at path ${u.path}`,
+    id: (u) => (u.multiPath ? `${u.appId}:${u.portIndex}:${u.path}` : `${u.appId}:${u.portIndex}`),
+  });
   const routes: HttpRoute[] = [];
-  const disabled: DisabledRoute[] = [];
-  const claimed = new Map<string, string>();
-  for (const group of groups.values()) {
+  for (const { id, units: group } of groups) {
     const first = group[0]!;
-    const id = first.multiPath ? `${first.appId}:${first.portIndex}:${first.path}` : `${first.appId}:${first.portIndex}`;
-    const taken = first.hosts.find((host) => claimed.has(`${host}\n${first.path}`));
-    if (taken !== undefined) {
-      const owner = claimed.get(`${taken}\n${first.path}`)!;
-      for (const unit of group) {
-        disabled.push({
-          appId: unit.appId,
-          portIndex: unit.portIndex,
-          reason: `host ${taken} at path ${first.path} is already routed to ${owner}, which has other hosts: expected the same hosts as ${owner} (to share its backends) or none of them`,
-        });
-      }
-      continue;
+    const agreeing = group.filter((u) => u.backendProtocol === first.backendProtocol);
+    for (const unit of group) {
+      if (unit.backendProtocol === first.backendProtocol) continue;
+      disabled.push({
+        appId: unit.appId,
+        portIndex: unit.portIndex,
+        reason: `backend protocol ${unit.backendProtocol} differs from ${first.backendProtocol} of ${id}, which has the same hosts at path ${first.path}: expected one backend protocol for apps sharing a route`,
+      });
     }
-    for (const host of first.hosts) claimed.set(`${host}\n${first.path}`, id);
-    routes.push(routeOf(id, group));
+    routes.push({
+      id,
+      appIds: [...new Set(agreeing.map((u) => u.appId))],
+      hosts: first.hosts,
+      path: first.path,
+      redirectToHttps: agreeing.some((u) => u.redirectToHttps),
+      hsts: agreeing.some((u) => u.hsts),
+      backendProtocol: first.backendProtocol,
+      ...sharedBackends(agreeing),
+      cursor: 0,
+    });
   }
   return { routes, disabled };
-}
-
-function routeOf(id: string, group: readonly RouteUnit[]): HttpRoute {
-  const first = group[0]!;
-  if (group.length === 1) {
-    return { id, appIds: [first.appId], hosts: first.hosts, path: first.path, backends: first.backends, status: first.status, cursor: 0 };
-  }
-  return {
-    id,
-    appIds: [...new Set(group.map((u) => u.appId))],
-    hosts: first.hosts,
-    path: first.path,
-    backends: group.flatMap((u) => u.backends).sort(byTask),
-    status: group.flatMap((u) => u.status).sort(byTask),
-    cursor: 0,
-  };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function byUnit(a: RouteUnit, b: RouteUnit): number {
-  return compare(a.appId, b.appId) || a.portIndex - b.portIndex || compare(a.path, b.path);
-}
-
-function byTask(a: Backend, b: Backend): number {
-  return compare(a.appId, b.appId) || compare(a.taskId, b.taskId) || compare(a.address, b.address);
 }

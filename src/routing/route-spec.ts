@@ -1,23 +1,47 @@
-import type { AppDef } from '../state/model.js';
+import type { AppDef, AppPort } from '../state/model.js';
 import type { DisabledRoute } from './types.js';
 import { batonPort, batonPortLabels } from './labels/baton.js';
 import { haproxyPort, haproxyPortLabels } from './labels/haproxy.js';
 import { nixyPort, nixyPortLabels } from './labels/nixy.js';
 import { traefikPort, traefikPortLabels } from './labels/traefik.js';
-import { isHostName, type PortLabel, type Protocol } from './labels/values.js';
+import { isHostName, type BackendProtocol, type PortLabel } from './labels/values.js';
 
-export type { Protocol } from './labels/values.js';
+export type { BackendProtocol, Protocol } from './labels/values.js';
 
-/** What one app port asks for, whatever label dialect said it. */
-export interface RouteSpec {
+interface SpecBase {
   readonly appId: string;
   readonly portIndex: number;
-  readonly protocol: Protocol;
-  /** Lower-case host patterns; empty for a non-http port without host labels. */
-  readonly hosts: readonly string[];
-  /** Path prefixes; `/` for an http port without path labels, empty for other protocols. */
-  readonly paths: readonly string[];
+  /** `BATON_{n}_SSL_CERT` / `HAPROXY_{n}_SSL_CERT`, whatever the protocol. */
+  readonly certificate?: string;
 }
+
+export interface HttpSpec extends SpecBase {
+  readonly protocol: 'http';
+  /** Lower-case host patterns: the labels' or the app's default hosts. */
+  readonly hosts: readonly string[];
+  /** Path prefixes; `/` without path labels. */
+  readonly paths: readonly string[];
+  readonly redirectToHttps: boolean;
+  readonly hsts: boolean;
+  readonly backendProtocol: BackendProtocol;
+}
+
+export interface PortSpec extends SpecBase {
+  readonly protocol: 'tcp' | 'udp';
+  /** The port label's, else the app port's service port. */
+  readonly port: number;
+}
+
+export interface TlsSpec extends SpecBase {
+  readonly protocol: 'tls';
+  /** Lower-case host patterns from host labels (never defaults). */
+  readonly hosts: readonly string[];
+  /** Own listening port from a port label; absent = the HTTPS entry point. */
+  readonly port?: number;
+}
+
+/** What one app port asks for, whatever label dialect said it. */
+export type RouteSpec = HttpSpec | PortSpec | TlsSpec;
 
 export interface RouteSpecOptions {
   /** Serve only ports of this realm (`BATON_REALM`, `NIXY_REALM`, `HAPROXY_GROUP`...). */
@@ -40,7 +64,7 @@ export function routeSpecs(app: AppDef, opts: RouteSpecOptions): AppSpecs {
   const specs: RouteSpec[] = [];
   const disabled: DisabledRoute[] = [];
   for (const [n, port] of app.ports.entries()) {
-    const result = portSpec(app, n, port.protocol, opts);
+    const result = portSpec(app, n, port, opts);
     if (result === undefined) continue;
     if ('reason' in result) disabled.push(result);
     else specs.push(result);
@@ -74,21 +98,38 @@ function readPort(app: AppDef, n: number) {
     portProtocol: baton.protocol ?? haproxy.protocol,
     hosts: baton.hosts ?? haproxy.hosts ?? nixy.hosts ?? traefik.hosts,
     paths: baton.paths ?? haproxy.paths ?? traefik.paths,
+    port: baton.port ?? haproxy.port,
+    certificate: baton.certificate ?? haproxy.certificate,
+    redirectToHttps: baton.redirectToHttps ?? haproxy.redirectToHttps,
+    hsts: baton.hsts ?? haproxy.hsts,
+    backendProtocol: baton.backendProtocol,
   };
 }
 
-function portSpec(app: AppDef, n: number, portProtocol: string, opts: RouteSpecOptions): RouteSpec | DisabledRoute | undefined {
+function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptions): RouteSpec | DisabledRoute | undefined {
   const reading = readPort(app, n);
   // Excluded or in another realm: another balancer's business, so silently not served.
   if (reading.excluded || !inRealm(reading.realms, opts.realm)) return undefined;
-  const errors = [reading.protocol?.error, reading.hosts?.error, reading.paths?.error].filter((e) => e !== undefined);
+  const settings = [reading.protocol, reading.hosts, reading.paths, reading.port, reading.certificate, reading.redirectToHttps, reading.hsts, reading.backendProtocol];
+  const errors = settings.map((s) => s?.error).filter((e) => e !== undefined);
   if (errors.length > 0) return { appId: app.id, portIndex: n, reason: errors.join('; ') };
   const labelled = reading.hosts !== undefined || reading.paths !== undefined || reading.portProtocol !== undefined;
   if (n > 0 && !labelled) return undefined;
 
-  const protocol = reading.protocol?.value ?? (portProtocol.trim().toLowerCase() === 'udp' ? 'udp' : 'http');
-  if (protocol !== 'http') {
-    return { appId: app.id, portIndex: n, protocol, hosts: reading.hosts?.value ?? [], paths: reading.paths?.value ?? [] };
+  const base = { appId: app.id, portIndex: n, ...(reading.certificate?.value !== undefined && { certificate: reading.certificate.value }) };
+  const protocol = reading.protocol?.value ?? (appPort.protocol.trim().toLowerCase() === 'udp' ? 'udp' : 'http');
+  if (protocol === 'tcp' || protocol === 'udp') {
+    // Host and path labels mean nothing to a whole port; marathon-lb ignored them too.
+    const port = reading.port?.value ?? validServicePort(appPort.servicePort);
+    if (port === undefined) {
+      return { appId: app.id, portIndex: n, reason: `no service port: expected a servicePort on app port ${n} or a BATON_${n}_PORT label` };
+    }
+    return { ...base, protocol, port };
+  }
+  if (protocol === 'tls') {
+    const hosts = reading.hosts?.value;
+    if (hosts === undefined) return { appId: app.id, portIndex: n, reason: `tls passthrough needs a host: set BATON_${n}_VHOST` };
+    return { ...base, protocol, hosts, ...(reading.port !== undefined && { port: reading.port.value }) };
   }
   let hosts = reading.hosts?.value;
   if (hosts === undefined) {
@@ -97,7 +138,20 @@ function portSpec(app: AppDef, n: number, portProtocol: string, opts: RouteSpecO
       return { appId: app.id, portIndex: n, reason: `app id ${JSON.stringify(app.id)} gives no valid default host: expected a host label such as BATON_${n}_VHOST` };
     }
   }
-  return { appId: app.id, portIndex: n, protocol, hosts, paths: reading.paths?.value ?? ['/'] };
+  // A port label on an http port is left unread: http routes live on the HTTP entry points.
+  return {
+    ...base,
+    protocol,
+    hosts,
+    paths: reading.paths?.value ?? ['/'],
+    redirectToHttps: reading.redirectToHttps?.value ?? false,
+    hsts: reading.hsts?.value ?? false,
+    backendProtocol: reading.backendProtocol?.value ?? 'http1',
+  };
+}
+
+function validServicePort(port: number | undefined): number | undefined {
+  return port !== undefined && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
 }
 
 /** `/shop/web` -> `web.shop` (and `web.shop.<domain>`), nixy's default. */

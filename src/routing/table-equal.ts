@@ -1,17 +1,49 @@
-import type { Backend, BackendStatus, DisabledRoute, HttpRoute, RoutingTable } from './types.js';
+import type { Backend, BackendStatus, DisabledRoute, HttpRoute, PortRoute, RoutingTable, TlsRoute } from './types.js';
 
 /**
- * Whether two tables route the same way and report the same: routes (ids, apps, hosts, path,
- * backends, statuses) and disabled reasons, in order. Version, build time and cursors do not count.
+ * Whether two tables route the same way and report the same: every route of every kind (ids,
+ * apps, hosts, paths, ports, options, backends, statuses), disabled reasons and certificates, in
+ * order. Version, build time and cursors do not count.
  */
 export function sameTable(a: RoutingTable, b: RoutingTable): boolean {
-  return sameList(a.routes, b.routes, sameRoute) && sameList(a.disabled, b.disabled, sameDisabled);
+  return (
+    sameList(a.routes, b.routes, sameHttpRoute) &&
+    sameList(a.portRoutes, b.portRoutes, samePortRoute) &&
+    sameList(a.tlsRoutes, b.tlsRoutes, sameTlsRoute) &&
+    sameList(a.disabled, b.disabled, sameDisabled) &&
+    sameList(a.certificates, b.certificates, same)
+  );
 }
 
-function sameRoute(a: HttpRoute, b: HttpRoute): boolean {
+function sameHttpRoute(a: HttpRoute, b: HttpRoute): boolean {
   return (
     a.id === b.id &&
     a.path === b.path &&
+    a.redirectToHttps === b.redirectToHttps &&
+    a.hsts === b.hsts &&
+    a.backendProtocol === b.backendProtocol &&
+    sameList(a.appIds, b.appIds, same) &&
+    sameList(a.hosts, b.hosts, same) &&
+    sameList(a.backends, b.backends, sameBackend) &&
+    sameList(a.status, b.status, sameStatus)
+  );
+}
+
+function samePortRoute(a: PortRoute, b: PortRoute): boolean {
+  return (
+    a.id === b.id &&
+    a.protocol === b.protocol &&
+    a.port === b.port &&
+    sameList(a.appIds, b.appIds, same) &&
+    sameList(a.backends, b.backends, sameBackend) &&
+    sameList(a.status, b.status, sameStatus)
+  );
+}
+
+function sameTlsRoute(a: TlsRoute, b: TlsRoute): boolean {
+  return (
+    a.id === b.id &&
+    a.port === b.port &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&

@@ -1,20 +1,30 @@
-import type { AppDef, AppView, TaskView } from '../state/model.js';
-import { backendAddress } from './backend-address.js';
+import type { AppDef, AppView } from '../state/model.js';
+import { taskBackends } from './backend-address.js';
+import { compare } from './host-claims.js';
+import { portRoutes, type PortUnit } from './port-routes.js';
 import { mergeRoutes, type RouteUnit } from './route-merge.js';
-import { routeSpecs, type RouteSpecOptions } from './route-spec.js';
+import { routeSpecs, type HttpSpec, type PortSpec, type RouteSpecOptions, type TlsSpec } from './route-spec.js';
 import { createRoutingTable } from './routing-table.js';
-import type { Backend, BackendStatus, DisabledRoute, RoutingTable } from './types.js';
+import { tlsRoutes, type TlsUnit } from './tls-routes.js';
+import type { DisabledRoute, RoutingTable } from './types.js';
 
-interface HttpPort {
-  readonly portIndex: number;
-  /** Sorted: apps with the same hosts merge whatever order their labels list them in. */
-  readonly hosts: readonly string[];
-  readonly paths: readonly string[];
+/** An app's labels as the table uses them: its ports ready to route by protocol, the rest disabled. */
+interface ParsedApp {
+  /** Hosts sorted: apps with the same hosts merge whatever order their labels list them in. */
+  readonly http: readonly HttpSpec[];
+  readonly ports: readonly PortSpec[];
+  /** Hosts sorted, as for http. */
+  readonly tls: readonly TlsSpec[];
+  readonly certificates: readonly string[];
+  readonly disabled: readonly DisabledRoute[];
 }
 
-/** An app's labels as the table uses them: its http ports ready to route, the rest disabled. */
-interface ParsedApp {
-  readonly http: readonly HttpPort[];
+/** What one app adds to a table. */
+interface AppUnits {
+  readonly http: RouteUnit[];
+  readonly ports: PortUnit[];
+  readonly tls: TlsUnit[];
+  readonly certificates: readonly string[];
   readonly disabled: readonly DisabledRoute[];
 }
 
@@ -31,76 +41,99 @@ export class TableBuilder {
   }
 
   build(apps: Iterable<AppView>, version: number): RoutingTable {
-    const units: RouteUnit[] = [];
+    const http: RouteUnit[] = [];
+    const ports: PortUnit[] = [];
+    const tls: TlsUnit[] = [];
+    const certificates = new Set<string>();
     const disabled: DisabledRoute[] = [];
     for (const view of apps) {
+      let app: AppUnits;
       try {
-        const app = this.#appRoutes(view);
-        units.push(...app.units);
-        disabled.push(...app.disabled);
+        app = this.#appUnits(view);
       } catch (err) {
         // One odd app must not stop the table: its routes go, the others stay.
         disabled.push(...failedApp(view.app, err));
+        continue;
       }
+      http.push(...app.http);
+      ports.push(...app.ports);
+      tls.push(...app.tls);
+      for (const file of app.certificates) certificates.add(file);
+      disabled.push(...app.disabled);
     }
-    const merged = mergeRoutes(units);
-    disabled.push(...merged.disabled);
+    const httpMerged = mergeRoutes(http);
+    const portMerged = portRoutes(ports);
+    const tlsMerged = tlsRoutes(tls, portMerged.routes);
+    disabled.push(...httpMerged.disabled, ...portMerged.disabled, ...tlsMerged.disabled);
     disabled.sort(byAppPort);
-    return createRoutingTable(version, merged.routes, disabled);
+    return createRoutingTable(version, {
+      routes: httpMerged.routes,
+      portRoutes: portMerged.routes,
+      tlsRoutes: tlsMerged.routes,
+      disabled,
+      certificates: [...certificates].sort(),
+    });
   }
 
   #parse(app: AppDef): ParsedApp {
     const cached = this.#parsed.get(app);
     if (cached !== undefined) return cached;
     const { specs, disabled } = routeSpecs(app, this.#opts);
-    const http: HttpPort[] = [];
+    const http: HttpSpec[] = [];
+    const ports: PortSpec[] = [];
+    const tls: TlsSpec[] = [];
+    const certificates: string[] = [];
     for (const spec of specs) {
-      if (spec.protocol === 'http') http.push({ portIndex: spec.portIndex, hosts: [...spec.hosts].sort(), paths: spec.paths });
-      else disabled.push({ appId: app.id, portIndex: spec.portIndex, reason: `protocol ${spec.protocol} is not served yet` });
+      // Any served port may name a certificate: the HTTPS entry point serves them all by SNI.
+      if (spec.certificate !== undefined) certificates.push(spec.certificate);
+      if (spec.protocol === 'http') http.push({ ...spec, hosts: [...spec.hosts].sort() });
+      else if (spec.protocol === 'tls') tls.push({ ...spec, hosts: [...spec.hosts].sort() });
+      else ports.push(spec);
     }
-    const parsed = { http, disabled: disabled.sort((a, b) => a.portIndex - b.portIndex) };
+    const parsed = { http, ports, tls, certificates, disabled: disabled.sort((a, b) => a.portIndex - b.portIndex) };
     this.#parsed.set(app, parsed);
     return parsed;
   }
 
-  #appRoutes(view: AppView): { units: RouteUnit[]; disabled: readonly DisabledRoute[] } {
+  #appUnits(view: AppView): AppUnits {
     const app = view.app;
     const parsed = this.#parse(app);
-    const units: RouteUnit[] = [];
     const tasks = [...view.tasks].sort((a, b) => compare(a.task.id, b.task.id));
-    for (const { portIndex, hosts, paths } of parsed.http) {
-      const { backends, status } = backendsOf(app, tasks, portIndex);
-      const multiPath = paths.length > 1;
-      for (const path of paths) units.push({ appId: app.id, portIndex, hosts, path, multiPath, backends, status });
+    const http: RouteUnit[] = [];
+    for (const spec of parsed.http) {
+      const { backends, status } = taskBackends(app, tasks, spec.portIndex);
+      const multiPath = spec.paths.length > 1;
+      for (const path of spec.paths) {
+        http.push({
+          appId: app.id,
+          portIndex: spec.portIndex,
+          hosts: spec.hosts,
+          path,
+          multiPath,
+          redirectToHttps: spec.redirectToHttps,
+          hsts: spec.hsts,
+          backendProtocol: spec.backendProtocol,
+          backends,
+          status,
+        });
+      }
     }
-    return { units, disabled: parsed.disabled };
+    const ports = parsed.ports.map((spec): PortUnit => ({
+      appId: app.id,
+      portIndex: spec.portIndex,
+      protocol: spec.protocol,
+      port: spec.port,
+      ...taskBackends(app, tasks, spec.portIndex),
+    }));
+    const tls = parsed.tls.map((spec): TlsUnit => ({
+      appId: app.id,
+      portIndex: spec.portIndex,
+      hosts: spec.hosts,
+      ...(spec.port !== undefined && { port: spec.port }),
+      ...taskBackends(app, tasks, spec.portIndex),
+    }));
+    return { http, ports, tls, certificates: parsed.certificates, disabled: parsed.disabled };
   }
-}
-
-function backendsOf(app: AppDef, tasks: readonly TaskView[], portIndex: number): { backends: Backend[]; status: BackendStatus[] } {
-  const backends: Backend[] = [];
-  const status: BackendStatus[] = [];
-  for (const view of tasks) {
-    const taskId = view.task.id;
-    const at = backendAddress(app, view.task, portIndex);
-    if (at.why !== undefined) {
-      const why = view.why === undefined ? at.why : `${view.why}; ${at.why}`;
-      status.push({ address: '', host: '', port: 0, taskId, appId: app.id, health: view.health, routable: false, why });
-      continue;
-    }
-    const backend: Backend = { address: at.address, host: at.host, port: at.port, taskId, appId: app.id };
-    if (view.routable) {
-      backends.push(backend);
-      status.push({ ...backend, health: view.health, routable: true });
-    } else {
-      status.push({ ...backend, health: view.health, routable: false, why: view.why ?? 'not routable' });
-    }
-  }
-  return { backends, status };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function byAppPort(a: DisabledRoute, b: DisabledRoute): number {

@@ -1,33 +1,44 @@
 import {
+  backendProtocolSetting,
+  booleanSetting,
+  certificateSetting,
   commaList,
   hostsSetting,
   pathsSetting,
   portLabelsMatching,
+  portSetting,
   protocolSetting,
+  readSetting,
   spaceList,
   type Labels,
   type PortLabel,
   type PortReading,
 } from './values.js';
 
-/** baton's own labels: `BATON_REALM`, `BATON_{n}_PROTOCOL`, `BATON_{n}_VHOST`, `BATON_{n}_PATH`. */
+/**
+ * baton's own labels: `BATON_REALM`, and per port n `BATON_{n}_PROTOCOL`, `_VHOST`, `_PATH`,
+ * `_PORT`, `_SSL_CERT`, `_REDIRECT_TO_HTTPS`, `_USE_HSTS`, `_BACKEND_PROTOCOL`.
+ */
 export function batonPort(labels: Labels, n: number): PortReading {
   const realm = labels.BATON_REALM;
-  const protocolLabel = `BATON_${n}_PROTOCOL`;
-  const protocol = labels[protocolLabel];
   const vhostLabel = `BATON_${n}_VHOST`;
   const vhost = labels[vhostLabel];
   const pathLabel = `BATON_${n}_PATH`;
   const path = labels[pathLabel];
   return {
     realms: realm === undefined ? undefined : commaList(realm),
-    protocol: protocol === undefined ? undefined : protocolSetting(protocolLabel, protocol, ['http', 'tcp', 'udp', 'tls']),
+    protocol: readSetting(labels, `BATON_${n}_PROTOCOL`, (label, value) => protocolSetting(label, value, ['http', 'tcp', 'udp', 'tls'])),
     hosts: vhost === undefined ? undefined : hostsSetting(vhostLabel, vhost, commaList(vhost)),
     paths: path === undefined ? undefined : pathsSetting(pathLabel, path, spaceList(path)),
+    port: readSetting(labels, `BATON_${n}_PORT`, portSetting),
+    certificate: readSetting(labels, `BATON_${n}_SSL_CERT`, certificateSetting),
+    redirectToHttps: readSetting(labels, `BATON_${n}_REDIRECT_TO_HTTPS`, booleanSetting),
+    hsts: readSetting(labels, `BATON_${n}_USE_HSTS`, booleanSetting),
+    backendProtocol: readSetting(labels, `BATON_${n}_BACKEND_PROTOCOL`, backendProtocolSetting),
   };
 }
 
-const PORT_LABEL = /^BATON_(\d+)_(?:PROTOCOL|VHOST|PATH)$/;
+const PORT_LABEL = /^BATON_(\d+)_(?:PROTOCOL|VHOST|PATH|PORT|SSL_CERT|REDIRECT_TO_HTTPS|USE_HSTS|BACKEND_PROTOCOL)$/;
 
 export function batonPortLabels(labels: Labels): PortLabel[] {
   return portLabelsMatching(labels, PORT_LABEL);

@@ -1,10 +1,14 @@
 import {
+  booleanSetting,
+  certificateSetting,
   commaList,
   hostsSetting,
   isFalse,
   pathsSetting,
   portLabelsMatching,
+  portSetting,
   protocolSetting,
+  readSetting,
   spaceList,
   type Labels,
   type PortLabel,
@@ -13,13 +17,12 @@ import {
 
 /**
  * marathon-lb's labels: `HAPROXY_GROUP`, and per port n `HAPROXY_{n}_GROUP`, `_ENABLED`, `_MODE`,
- * `_VHOST`, `_PATH`. The others (`_BALANCE`, `_STICKY`, ...) are not read.
+ * `_VHOST`, `_PATH`, `_PORT`, `_SSL_CERT`, `_REDIRECT_TO_HTTPS`, `_USE_HSTS`. The others
+ * (`_BALANCE`, `_STICKY`, ...) are not read.
  */
 export function haproxyPort(labels: Labels, n: number): PortReading {
   const group = labels[`HAPROXY_${n}_GROUP`] ?? labels.HAPROXY_GROUP;
   const enabled = labels[`HAPROXY_${n}_ENABLED`];
-  const modeLabel = `HAPROXY_${n}_MODE`;
-  const mode = labels[modeLabel];
   const vhostLabel = `HAPROXY_${n}_VHOST`;
   const vhost = labels[vhostLabel];
   const pathLabel = `HAPROXY_${n}_PATH`;
@@ -27,14 +30,18 @@ export function haproxyPort(labels: Labels, n: number): PortReading {
   return {
     realms: group === undefined ? undefined : commaList(group),
     excluded: enabled !== undefined && isFalse(enabled),
-    protocol: mode === undefined ? undefined : protocolSetting(modeLabel, mode, ['http', 'tcp']),
+    protocol: readSetting(labels, `HAPROXY_${n}_MODE`, (label, value) => protocolSetting(label, value, ['http', 'tcp'])),
     hosts: vhost === undefined ? undefined : hostsSetting(vhostLabel, vhost, commaList(vhost)),
     paths: path === undefined ? undefined : pathsSetting(pathLabel, path, spaceList(path)),
+    port: readSetting(labels, `HAPROXY_${n}_PORT`, portSetting),
+    certificate: readSetting(labels, `HAPROXY_${n}_SSL_CERT`, certificateSetting),
+    redirectToHttps: readSetting(labels, `HAPROXY_${n}_REDIRECT_TO_HTTPS`, booleanSetting),
+    hsts: readSetting(labels, `HAPROXY_${n}_USE_HSTS`, booleanSetting),
   };
 }
 
 /** Only the labels baton reads count: `HAPROXY_3_BALANCE` on a 1-port app is marathon-lb's business. */
-const PORT_LABEL = /^HAPROXY_(\d+)_(?:MODE|VHOST|PATH)$/;
+const PORT_LABEL = /^HAPROXY_(\d+)_(?:MODE|VHOST|PATH|PORT|SSL_CERT|REDIRECT_TO_HTTPS|USE_HSTS)$/;
 
 export function haproxyPortLabels(labels: Labels): PortLabel[] {
   return portLabelsMatching(labels, PORT_LABEL);

@@ -9,6 +9,8 @@ export type Setting<T> =
 
 export type Protocol = 'http' | 'tcp' | 'udp' | 'tls';
 
+export type BackendProtocol = 'http1' | 'h2c';
+
 export type Labels = Readonly<Record<string, string>>;
 
 /** What one dialect says about one app port; a field the dialect does not set is absent. */
@@ -20,6 +22,13 @@ export interface PortReading {
   readonly protocol?: Setting<Protocol>;
   readonly hosts?: Setting<readonly string[]>;
   readonly paths?: Setting<readonly string[]>;
+  /** The port baton listens on for a tcp, udp or own-port tls route. */
+  readonly port?: Setting<number>;
+  /** A PEM file (certificate and key) for the HTTPS entry point. */
+  readonly certificate?: Setting<string>;
+  readonly redirectToHttps?: Setting<boolean>;
+  readonly hsts?: Setting<boolean>;
+  readonly backendProtocol?: Setting<BackendProtocol>;
 }
 
 /** A per-port label and the port it names, to catch labels for ports the app does not have. */
@@ -86,6 +95,45 @@ export function protocolSetting(label: string, value: string, allowed: readonly 
   const protocol = allowed.find((p) => p === value.trim().toLowerCase());
   if (protocol === undefined) return { label, error: badLabel(label, value, allowed.join(', ')) };
   return { label, value: protocol };
+}
+
+/** What `label` says when the app carries it. */
+export function readSetting<T>(labels: Labels, label: string, parse: (label: string, value: string) => Setting<T>): Setting<T> | undefined {
+  const value = labels[label];
+  return value === undefined ? undefined : parse(label, value);
+}
+
+/** A listening port: canonical decimal 1-65535. */
+export function portSetting(label: string, value: string): Setting<number> {
+  const text = value.trim();
+  const port = /^[1-9]\d{0,4}$/.test(text) ? Number(text) : 0;
+  if (port < 1 || port > 65535) return { label, error: badLabel(label, value, 'a port number from 1 to 65535') };
+  return { label, value: port };
+}
+
+/** `true` or `false`, any case. */
+export function booleanSetting(label: string, value: string): Setting<boolean> {
+  const text = value.trim().toLowerCase();
+  if (text !== 'true' && text !== 'false') return { label, error: badLabel(label, value, 'true or false') };
+  return { label, value: text === 'true' };
+}
+
+/**
+ * An absolute file path (HAProxy style: certificate and key in one PEM file). Relative paths are
+ * refused: they would resolve against baton's working directory, which the app owner cannot know.
+ */
+export function certificateSetting(label: string, value: string): Setting<string> {
+  const path = value.trim();
+  if (!path.startsWith('/') || path.length > 4096 || /[\x00-\x1f\x7f]/.test(path)) {
+    return { label, error: badLabel(label, value, 'an absolute path to a PEM file holding the certificate and its key') };
+  }
+  return { label, value: path };
+}
+
+export function backendProtocolSetting(label: string, value: string): Setting<BackendProtocol> {
+  const text = value.trim().toLowerCase();
+  if (text !== 'http1' && text !== 'h2c') return { label, error: badLabel(label, value, 'http1 or h2c') };
+  return { label, value: text };
 }
 
 /** Port index from a label name part: canonical decimal only (`HAPROXY_01_VHOST` is not port 1). */

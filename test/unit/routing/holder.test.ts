@@ -111,6 +111,24 @@ describe('TableHolder', () => {
     expect(t.swaps.map((s) => s.version)).toEqual([1, 2]);
   });
 
+  it('swaps on a change of a port or tls route, not on an unchanged rebuild of them', () => {
+    const t = setup();
+    holder = t.holder;
+    const db = (port: string) => appView(appDef('/db', { labels: { BATON_0_PROTOCOL: 'tcp', BATON_0_PORT: port } }), [taskView('/db', 'db.1')]);
+    const vault = (hosts: string) => appView(appDef('/vault', { labels: { BATON_0_PROTOCOL: 'tls', BATON_0_VHOST: hosts } }), [taskView('/vault', 'v.1')]);
+    t.state.apps = [db('9000'), vault('v.com')];
+    expect(holder.rebuildNow()).toBe(true);
+    t.state.apps = [db('9000'), vault('v.com')];
+    expect(holder.rebuildNow()).toBe(false);
+    t.state.apps = [db('9001'), vault('v.com')];
+    expect(holder.rebuildNow()).toBe(true);
+    expect(holder.current.lookupPort('tcp', 9001)?.id).toBe('/db:0');
+    t.state.apps = [db('9001'), vault('v.com,w.com')];
+    expect(holder.rebuildNow()).toBe(true);
+    expect(holder.current.lookupTls('w.com')?.id).toBe('/vault:0');
+    expect(holder.current.version).toBe(3);
+  });
+
   it('a build that throws keeps the current table and logs the error', async () => {
     const t = setup();
     holder = t.holder;

@@ -1,9 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { routeSpecs } from '../../../src/routing/route-spec.js';
+import { routeSpecs, type AppSpecs, type HttpSpec } from '../../../src/routing/route-spec.js';
 import { appDef } from './fixtures.js';
 
 const specsOf = (labels: Record<string, string>, opts: { realm?: string; domain?: string } = {}, ports = 1) =>
   routeSpecs(appDef('/shop/web', { labels, ports }), opts);
+
+/** The first spec, which these tests expect to be an http one. */
+function httpOf(result: AppSpecs): HttpSpec | undefined {
+  const spec = result.specs[0];
+  if (spec !== undefined && spec.protocol !== 'http') throw new Error(`expected an http spec, got ${spec.protocol}`);
+  return spec;
+}
+
+/** An http spec with the defaults for the options no label set. */
+const http = (spec: Pick<HttpSpec, 'appId' | 'portIndex' | 'hosts' | 'paths'> & Partial<HttpSpec>): HttpSpec => ({
+  protocol: 'http',
+  redirectToHttps: false,
+  hsts: false,
+  backendProtocol: 'http1',
+  ...spec,
+});
 
 describe('routeSpecs: baton labels', () => {
   it('reads hosts (comma list, lower-cased) and paths (space list) for each port', () => {
@@ -14,34 +30,34 @@ describe('routeSpecs: baton labels', () => {
     );
     expect(disabled).toEqual([]);
     expect(specs).toEqual([
-      { appId: '/shop/web', portIndex: 0, protocol: 'http', hosts: ['shop.example.com', '*.shop.example.com'], paths: ['/api', '/v2'] },
-      { appId: '/shop/web', portIndex: 1, protocol: 'http', hosts: ['admin.*'], paths: ['/'] },
+      http({ appId: '/shop/web', portIndex: 0, hosts: ['shop.example.com', '*.shop.example.com'], paths: ['/api', '/v2'] }),
+      http({ appId: '/shop/web', portIndex: 1, hosts: ['admin.*'], paths: ['/'] }),
     ]);
   });
 
   it('keeps a non-http spec with its protocol', () => {
     const { specs } = specsOf({ BATON_0_PROTOCOL: 'TLS', BATON_0_VHOST: 'db.example.com' });
-    expect(specs).toEqual([{ appId: '/shop/web', portIndex: 0, protocol: 'tls', hosts: ['db.example.com'], paths: [] }]);
+    expect(specs).toEqual([{ appId: '/shop/web', portIndex: 0, protocol: 'tls', hosts: ['db.example.com'] }]);
   });
 });
 
 describe('routeSpecs: precedence (first dialect that sets a thing wins)', () => {
   it('hosts: baton, then HAPROXY_n_VHOST, then nixy subdomain, then traefik Host', () => {
     const all = { BATON_0_VHOST: 'baton.com', HAPROXY_0_VHOST: 'haproxy.com', subdomain: 'nixy', 'traefik.frontend.rule': 'Host:traefik.com' };
-    expect(specsOf(all).specs[0]?.hosts).toEqual(['baton.com']);
+    expect(httpOf(specsOf(all))?.hosts).toEqual(['baton.com']);
     const { BATON_0_VHOST: _b, ...noBaton } = all;
-    expect(specsOf(noBaton).specs[0]?.hosts).toEqual(['haproxy.com']);
+    expect(httpOf(specsOf(noBaton))?.hosts).toEqual(['haproxy.com']);
     const { HAPROXY_0_VHOST: _h, ...nixyAndTraefik } = noBaton;
-    expect(specsOf(nixyAndTraefik).specs[0]?.hosts).toEqual(['nixy', 'nixy.*']);
+    expect(httpOf(specsOf(nixyAndTraefik))?.hosts).toEqual(['nixy', 'nixy.*']);
     const { subdomain: _s, ...traefikOnly } = nixyAndTraefik;
-    expect(specsOf(traefikOnly).specs[0]?.hosts).toEqual(['traefik.com']);
+    expect(httpOf(specsOf(traefikOnly))?.hosts).toEqual(['traefik.com']);
   });
 
   it('paths: baton, then HAPROXY_n_PATH, then traefik PathPrefix', () => {
     const rule = 'PathPrefix:/traefik';
-    expect(specsOf({ BATON_0_PATH: '/baton', HAPROXY_0_PATH: '/haproxy', 'traefik.frontend.rule': rule }).specs[0]?.paths).toEqual(['/baton']);
-    expect(specsOf({ HAPROXY_0_PATH: '/haproxy', 'traefik.frontend.rule': rule }).specs[0]?.paths).toEqual(['/haproxy']);
-    expect(specsOf({ 'traefik.frontend.rule': rule }).specs[0]?.paths).toEqual(['/traefik']);
+    expect(httpOf(specsOf({ BATON_0_PATH: '/baton', HAPROXY_0_PATH: '/haproxy', 'traefik.frontend.rule': rule }))?.paths).toEqual(['/baton']);
+    expect(httpOf(specsOf({ HAPROXY_0_PATH: '/haproxy', 'traefik.frontend.rule': rule }))?.paths).toEqual(['/haproxy']);
+    expect(httpOf(specsOf({ 'traefik.frontend.rule': rule }))?.paths).toEqual(['/traefik']);
   });
 
   it('protocol: BATON_n_PROTOCOL, then NIXY_PROTOCOL, then HAPROXY_n_MODE, then udp ports, then http', () => {
@@ -66,7 +82,7 @@ describe('routeSpecs: precedence (first dialect that sets a thing wins)', () => 
   it('a bad label that a higher dialect overrides is not read', () => {
     const { specs, disabled } = specsOf({ BATON_0_VHOST: 'good.example.com', HAPROXY_0_VHOST: 'bad host', HAPROXY_0_MODE: 'quic', BATON_0_PROTOCOL: 'http' });
     expect(disabled).toEqual([]);
-    expect(specs[0]?.hosts).toEqual(['good.example.com']);
+    expect(httpOf({ specs, disabled })?.hosts).toEqual(['good.example.com']);
   });
 });
 
@@ -113,7 +129,7 @@ describe('routeSpecs: exclusion', () => {
 describe('routeSpecs: nixy', () => {
   it('subdomain names S and S.* for port 0 only', () => {
     const { specs } = specsOf({ subdomain: 'shop  API.v2' }, {}, 2);
-    expect(specs).toEqual([{ appId: '/shop/web', portIndex: 0, protocol: 'http', hosts: ['shop', 'shop.*', 'api.v2', 'api.v2.*'], paths: ['/'] }]);
+    expect(specs).toEqual([http({ appId: '/shop/web', portIndex: 0, hosts: ['shop', 'shop.*', 'api.v2', 'api.v2.*'], paths: ['/'] })]);
   });
 });
 
@@ -129,8 +145,8 @@ describe('routeSpecs: traefik', () => {
   it('applies the rule to the port traefik.portIndex names; port 0 keeps its default host', () => {
     const { specs } = specsOf({ 'traefik.frontend.rule': 'Host:one.example.com', 'traefik.portIndex': '1' }, {}, 2);
     expect(specs).toEqual([
-      { appId: '/shop/web', portIndex: 0, protocol: 'http', hosts: ['web.shop'], paths: ['/'] },
-      { appId: '/shop/web', portIndex: 1, protocol: 'http', hosts: ['one.example.com'], paths: ['/'] },
+      http({ appId: '/shop/web', portIndex: 0, hosts: ['web.shop'], paths: ['/'] }),
+      http({ appId: '/shop/web', portIndex: 1, hosts: ['one.example.com'], paths: ['/'] }),
     ]);
   });
 
@@ -157,18 +173,18 @@ describe('routeSpecs: traefik', () => {
 
 describe('routeSpecs: default hosts', () => {
   it('port 0 without host labels is reachable at the reversed app id', () => {
-    expect(routeSpecs(appDef('/shop/web'), {}).specs[0]?.hosts).toEqual(['web.shop']);
-    expect(routeSpecs(appDef('/Prod/Shop/Web'), {}).specs[0]?.hosts).toEqual(['web.shop.prod']);
+    expect(httpOf(routeSpecs(appDef('/shop/web'), {}))?.hosts).toEqual(['web.shop']);
+    expect(httpOf(routeSpecs(appDef('/Prod/Shop/Web'), {}))?.hosts).toEqual(['web.shop.prod']);
   });
 
   it('also at <reversed id>.<domain> with a domain', () => {
-    expect(routeSpecs(appDef('/shop/web'), { domain: 'Example.com' }).specs[0]?.hosts).toEqual(['web.shop', 'web.shop.example.com']);
+    expect(httpOf(routeSpecs(appDef('/shop/web'), { domain: 'Example.com' }))?.hosts).toEqual(['web.shop', 'web.shop.example.com']);
   });
 
   it('ports above 0 need a host or path label; a path alone uses the default host', () => {
     expect(specsOf({}, {}, 3).specs.map((s) => s.portIndex)).toEqual([0]);
     const { specs } = specsOf({ BATON_2_PATH: '/admin' }, {}, 3);
-    expect(specs[1]).toEqual({ appId: '/shop/web', portIndex: 2, protocol: 'http', hosts: ['web.shop'], paths: ['/admin'] });
+    expect(specs[1]).toEqual(http({ appId: '/shop/web', portIndex: 2, hosts: ['web.shop'], paths: ['/admin'] }));
   });
 
   it('an app without ports asks for nothing', () => {
@@ -208,7 +224,7 @@ describe('routeSpecs: bad labels disable only their port', () => {
 
   it('a label for a port the app does not have disables that port only', () => {
     const { specs, disabled } = specsOf({ HAPROXY_3_VHOST: 'three.example.com', HAPROXY_3_BALANCE: 'leastconn' });
-    expect(specs).toEqual([{ appId: '/shop/web', portIndex: 0, protocol: 'http', hosts: ['web.shop'], paths: ['/'] }]);
+    expect(specs).toEqual([http({ appId: '/shop/web', portIndex: 0, hosts: ['web.shop'], paths: ['/'] })]);
     expect(disabled).toEqual([
       { appId: '/shop/web', portIndex: 3, reason: 'label HAPROXY_3_VHOST="three.example.com" names port 3, but the app has 1 port: expected a port index below 1' },
     ]);

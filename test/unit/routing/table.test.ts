@@ -93,13 +93,16 @@ describe('TableBuilder: routes', () => {
     expect(new Set(table.routes.map((r) => r.id)).size).toBe(3);
   });
 
-  it('non-http specs are disabled as not served yet', () => {
-    const table = build([appView(appDef('/db', { labels: { BATON_0_PROTOCOL: 'tcp' } })), appView(appDef('/dns', { ports: [{ protocol: 'udp' }] }))]);
-    expect(table.routes).toEqual([]);
-    expect(table.disabled).toEqual([
-      { appId: '/db', portIndex: 0, reason: 'protocol tcp is not served yet' },
-      { appId: '/dns', portIndex: 0, reason: 'protocol udp is not served yet' },
+  it('every protocol is served: tcp and udp specs become port routes, tls specs tls routes', () => {
+    const table = build([
+      appView(appDef('/db', { labels: { BATON_0_PROTOCOL: 'tcp' }, ports: [{ servicePort: 10001 }] })),
+      appView(appDef('/dns', { ports: [{ protocol: 'udp', servicePort: 10053 }] })),
+      appView(appDef('/vault', { labels: { BATON_0_PROTOCOL: 'tls', BATON_0_VHOST: 'vault.example.com' } })),
     ]);
+    expect(table.disabled).toEqual([]);
+    expect(table.routes).toEqual([]);
+    expect(table.portRoutes.map((r) => [r.id, r.protocol, r.port])).toEqual([['/db:0', 'tcp', 10001], ['/dns:0', 'udp', 10053]]);
+    expect(table.tlsRoutes.map((r) => [r.id, r.hosts, r.port])).toEqual([['/vault:0', ['vault.example.com'], undefined]]);
   });
 
   it('a bad label disables its route while a good app next to it is routed', () => {

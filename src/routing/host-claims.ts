@@ -1,0 +1,86 @@
+import type { Backend, BackendStatus, DisabledRoute } from './types.js';
+
+/** One app port's claim on some hosts within a scope (an HTTP path, a TLS listening port). */
+export interface HostClaim {
+  readonly appId: string;
+  readonly portIndex: number;
+  /** Sorted, unique. */
+  readonly hosts: readonly string[];
+  readonly backends: readonly Backend[];
+  readonly status: readonly BackendStatus[];
+}
+
+export interface ClaimScope<U extends HostClaim> {
+  /** Claims with different scope keys never meet. */
+  key(unit: U): string;
+  /** The scope in a reason: `at path /`, `on the HTTPS entry point`. */
+  where(unit: U): string;
+  /** The id of a route whose first claim is this one. */
+  id(unit: U): string;
+}
+
+export interface ClaimGroup<U extends HostClaim> {
+  readonly id: string;
+  /** In app, port, scope order; never empty. */
+  readonly units: readonly U[];
+}
+
+export interface GroupedClaims<U extends HostClaim> {
+  readonly groups: ClaimGroup<U>[];
+  readonly disabled: DisabledRoute[];
+}
+
+/**
+ * Claims with the same hosts in one scope become one group sharing their backends (blue/green).
+ * Claims that share some hosts but not all in a scope are a conflict: the group whose first app
+ * sorts first keeps the hosts, the other is disabled, so the outcome does not depend on order.
+ */
+export function groupByHosts<U extends HostClaim>(units: readonly U[], scope: ClaimScope<U>): GroupedClaims<U> {
+  const byKey = new Map<string, U[]>();
+  const sorted = units
+    .map((unit) => ({ unit, key: scope.key(unit) }))
+    .sort((a, b) => compare(a.unit.appId, b.unit.appId) || a.unit.portIndex - b.unit.portIndex || compare(a.key, b.key));
+  for (const { unit, key } of sorted) {
+    const groupKey = `${key}\n${unit.hosts.join('\n')}`;
+    const group = byKey.get(groupKey);
+    if (group === undefined) byKey.set(groupKey, [unit]);
+    else group.push(unit);
+  }
+  const groups: ClaimGroup<U>[] = [];
+  const disabled: DisabledRoute[] = [];
+  const claimed = new Map<string, string>();
+  for (const units of byKey.values()) {
+    const first = units[0]!;
+    const key = scope.key(first);
+    const id = scope.id(first);
+    const taken = first.hosts.find((host) => claimed.has(`${host}\n${key}`));
+    if (taken !== undefined) {
+      const owner = claimed.get(`${taken}\n${key}`)!;
+      for (const unit of units) {
+        disabled.push({
+          appId: unit.appId,
+          portIndex: unit.portIndex,
+          reason: `host ${taken} ${scope.where(first)} is already routed to ${owner}, which has other hosts: expected the same hosts as ${owner} (to share its backends) or none of them`,
+        });
+      }
+      continue;
+    }
+    for (const host of first.hosts) claimed.set(`${host}\n${key}`, id);
+    groups.push({ id, units });
+  }
+  return { groups, disabled };
+}
+
+/** The backends and statuses of several claims as one stable list each: app, then task order. */
+export function sharedBackends(units: readonly HostClaim[]): { backends: readonly Backend[]; status: readonly BackendStatus[] } {
+  if (units.length === 1) return { backends: units[0]!.backends, status: units[0]!.status };
+  return { backends: units.flatMap((u) => u.backends).sort(byTask), status: units.flatMap((u) => u.status).sort(byTask) };
+}
+
+export function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byTask(a: Backend, b: Backend): number {
+  return compare(a.appId, b.appId) || compare(a.taskId, b.taskId) || compare(a.address, b.address);
+}
