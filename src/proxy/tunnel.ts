@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 /**
  * Joins two connected sockets: bytes flow both ways with backpressure (`pipe` pauses the reader
  * while the writer is full), an end on one side half-closes the other (both sockets must allow
- * half-open), an error or reset on either side destroys both, and with `idleTimeoutMs` > 0 a
- * tunnel with no traffic in either direction for that long is closed. `onClose` runs once, when
+ * half-open), an error, reset or destroy on either side destroys both, and with `idleTimeoutMs` > 0
+ * a tunnel with no traffic in either direction for that long is closed. `onClose` runs once, when
  * both sockets are closed. Used by raw TCP, TLS passthrough and WebSocket.
  */
 export function tunnel(a: Socket, b: Socket, idleTimeoutMs = 0, onClose?: () => void): void {
@@ -14,9 +14,11 @@ export function tunnel(a: Socket, b: Socket, idleTimeoutMs = 0, onClose?: () => 
   };
   a.on('error', destroyBoth);
   b.on('error', destroyBoth);
-  // A side that closes abruptly (reset, destroy) without an error event must not leave the other open.
-  a.on('close', (hadError) => hadError && b.destroy());
-  b.on('close', (hadError) => hadError && a.destroy());
+  // A side that closes before both of its directions ended cleanly (reset, or destroy() without an
+  // error, as the registry does to drain a backend) must not leave the other open. A clean close
+  // leaves the other side alone: it may still be flushing what it was sent before the end.
+  a.on('close', (hadError) => (hadError || !a.readableEnded || !a.writableFinished) && b.destroy());
+  b.on('close', (hadError) => (hadError || !b.readableEnded || !b.writableFinished) && a.destroy());
   if (idleTimeoutMs > 0) {
     // Writes count as activity too, so one socket's timer covers both directions.
     a.setTimeout(idleTimeoutMs, destroyBoth);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 
 export interface UpstreamRegistryOptions {
@@ -11,16 +12,26 @@ export interface UpstreamRegistryOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Maximum connections per backend. Default 128. */
   readonly connections?: number;
+  /** Tracked connections to a backend that left the table are destroyed after this. Default 30000 ms. */
+  readonly drainMs?: number;
 }
 
 /**
- * The backend registry: one undici Pool per backend address, created on first use. It lives
+ * The backend registry: one undici Pool per backend address, created on first use, and the
+ * long-lived connections (raw TCP, TLS passthrough, WebSocket) open to each address. It lives
  * outside the routing table, so connections survive table swaps; `retain` closes the pools of
- * backends no longer in any table.
+ * backends no longer in any table and drains their tracked connections.
  */
 export class UpstreamRegistry {
   private readonly pools = new Map<string, Pool>();
   private readonly poolOptions: Pool.Options;
+  private readonly drainMs: number;
+  private readonly tracked = new Map<string, Set<Socket>>();
+  /** Drain timers of addresses that left the table, cancelled if they come back first. */
+  private readonly draining = new Map<string, NodeJS.Timeout>();
+  /** The addresses of the last `retain`; undefined until the first one. */
+  private retained: ReadonlySet<string> | undefined;
+  private closed = false;
 
   constructor(opts: UpstreamRegistryOptions = {}) {
     this.poolOptions = {
@@ -32,6 +43,7 @@ export class UpstreamRegistry {
       // One request at a time per connection: a slow response must not hold up others behind it.
       pipelining: 1,
     };
+    this.drainMs = opts.drainMs ?? 30_000;
   }
 
   /** Number of live pools. */
@@ -50,10 +62,37 @@ export class UpstreamRegistry {
   }
 
   /**
-   * Closes the pools of every address not in `addresses`. A closed pool finishes the requests it
-   * has in flight; a later `get` for that address builds a new pool.
+   * Remembers an established connection to the backend at `address` until it closes, so that it
+   * can be drained when the backend leaves. A connection to an address that is already gone (it
+   * was dialled from an older table) gets `drainMs` like the others; after `close()` it is
+   * destroyed at once.
+   */
+  track(address: string, socket: Socket): void {
+    if (this.closed || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    let sockets = this.tracked.get(address);
+    if (sockets === undefined) {
+      sockets = new Set();
+      this.tracked.set(address, sockets);
+    }
+    sockets.add(socket);
+    const set = sockets;
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && this.tracked.get(address) === set) this.tracked.delete(address);
+    });
+    if (this.retained !== undefined && !this.retained.has(address)) this.scheduleDrain(address);
+  }
+
+  /**
+   * Keeps the backends in `addresses`, the backends of every table route. For the others: closes
+   * their pools (a closed pool finishes the requests it has in flight; a later `get` builds a new
+   * one) and destroys their tracked connections after `drainMs`, unless they come back first.
    */
   retain(addresses: ReadonlySet<string>): void {
+    this.retained = addresses;
     for (const [address, pool] of this.pools) {
       if (!addresses.has(address)) {
         this.pools.delete(address);
@@ -62,12 +101,39 @@ export class UpstreamRegistry {
         pool.close().catch(() => undefined);
       }
     }
+    for (const address of this.tracked.keys()) {
+      if (!addresses.has(address)) this.scheduleDrain(address);
+    }
+    for (const [address, timer] of this.draining) {
+      if (addresses.has(address)) {
+        clearTimeout(timer);
+        this.draining.delete(address);
+      }
+    }
   }
 
-  /** Closes every pool, waiting for the requests in flight to finish. */
+  /** Closes every pool, waiting for the requests in flight to finish, and destroys every tracked connection. */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.draining.values()) clearTimeout(timer);
+    this.draining.clear();
+    for (const sockets of this.tracked.values()) for (const socket of sockets) socket.destroy();
+    this.tracked.clear();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((pool) => pool.close()));
+  }
+
+  private scheduleDrain(address: string): void {
+    if (this.draining.has(address)) return;
+    const timer = setTimeout(() => {
+      this.draining.delete(address);
+      const sockets = this.tracked.get(address);
+      if (sockets === undefined) return;
+      for (const socket of sockets) socket.destroy();
+    }, this.drainMs);
+    // Open connections keep the process alive by themselves; the timer need not.
+    timer.unref();
+    this.draining.set(address, timer);
   }
 }

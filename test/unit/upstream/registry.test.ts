@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamRegistry } from '../../../src/upstream/registry.js';
 
@@ -21,8 +21,8 @@ async function backend(handler: http.RequestListener): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function registry(): UpstreamRegistry {
-  const upstreams = new UpstreamRegistry();
+function registry(drainMs?: number): UpstreamRegistry {
+  const upstreams = new UpstreamRegistry({ drainMs });
   cleanups.push(() => upstreams.close());
   return upstreams;
 }
@@ -86,5 +86,72 @@ describe('UpstreamRegistry', () => {
     upstreams.retain(new Set(['127.0.0.1:1']));
     expect(upstreams.size).toBe(1);
     expect(upstreams.get('127.0.0.1:1')).toBe(kept);
+  });
+});
+
+describe('UpstreamRegistry connection tracking', () => {
+  let server: net.Server | undefined;
+  const accepted: Socket[] = [];
+  afterEach(async () => {
+    for (const socket of accepted.splice(0)) socket.destroy();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    server = undefined;
+  });
+
+  /** An open TCP connection to a local server, as a proxy holds to a backend. */
+  async function connection(): Promise<Socket> {
+    if (server === undefined) {
+      server = net.createServer((socket) => accepted.push(socket));
+      await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    }
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    return socket;
+  }
+
+  it('destroys the connections of a backend that left, after drainMs', async () => {
+    const upstreams = registry(200);
+    const leaving = await connection();
+    const staying = await connection();
+    upstreams.track('10.0.0.1:80', leaving);
+    upstreams.track('10.0.0.2:80', staying);
+    upstreams.retain(new Set(['10.0.0.2:80']));
+    expect(leaving.destroyed).toBe(false);
+    await waitFor(() => leaving.destroyed);
+    expect(staying.destroyed).toBe(false);
+  });
+
+  it('keeps the connections of a backend that comes back within drainMs', async () => {
+    const upstreams = registry(200);
+    const back = await connection();
+    const witness = await connection();
+    upstreams.track('10.0.0.1:80', back);
+    upstreams.track('10.0.0.2:80', witness);
+    upstreams.retain(new Set());
+    upstreams.retain(new Set(['10.0.0.1:80']));
+    // Both drains were scheduled together: once the witness is gone, the other one would have fired.
+    await waitFor(() => witness.destroyed);
+    expect(back.destroyed).toBe(false);
+  });
+
+  it('drains a connection tracked after its backend already left', async () => {
+    const upstreams = registry(50);
+    upstreams.retain(new Set(['10.0.0.2:80']));
+    const late = await connection();
+    upstreams.track('10.0.0.1:80', late);
+    expect(late.destroyed).toBe(false);
+    await waitFor(() => late.destroyed);
+  });
+
+  it('close() destroys tracked connections, and any tracked afterwards', async () => {
+    const upstreams = new UpstreamRegistry();
+    const open = await connection();
+    upstreams.track('10.0.0.1:80', open);
+    await upstreams.close();
+    expect(open.destroyed).toBe(true);
+    const late = await connection();
+    upstreams.track('10.0.0.1:80', late);
+    expect(late.destroyed).toBe(true);
   });
 });
