@@ -6,19 +6,18 @@ import { createAdminServer } from './admin/server.js';
 import type { Config } from './config/schema.js';
 import { MarathonClient } from './marathon/client.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createHttpProxy } from './proxy/http1.js';
 import { TableHolder } from './routing/holder.js';
 import { TableBuilder } from './routing/table.js';
-import type { RoutingTable } from './routing/types.js';
 import { ClusterState } from './state/cluster-state.js';
 import { HealthJudge } from './state/health.js';
-import { UpstreamRegistry } from './upstream/registry.js';
+import { DataPath } from './data-path.js';
 
 export interface Baton {
   /** The admin API's address (listening as soon as `startBaton` resolves). */
   readonly admin: AddressInfo;
-  /** Resolves with the HTTP entry point's address once the first Marathon sync is live. */
+  /** Resolves with the entry points' addresses once the first Marathon sync is live. */
   readonly http: Promise<AddressInfo>;
+  readonly https: Promise<AddressInfo | undefined>;
   readonly tables: TableHolder;
   readonly metrics: Metrics;
   stop(): Promise<void>;
@@ -31,7 +30,6 @@ export interface Baton {
  */
 export async function startBaton(config: Readonly<Config>, logger: Logger): Promise<Baton> {
   const metrics = createMetrics();
-  const upstreams = new UpstreamRegistry(config.upstream);
   const builder = new TableBuilder({ realm: config.realm, domain: config.domain });
   let client: MarathonClient | undefined;
   const state = new ClusterState({
@@ -45,16 +43,9 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     coalesceMs: config.coalesceMs,
     logger,
     metrics,
-    onSwap: (table) => upstreams.retain(backendAddresses(table)),
+    onSwap: (table) => dataPath.onSwap(table),
   });
-  const proxy = createHttpProxy({
-    tables,
-    upstreams,
-    logger,
-    metrics,
-    trustedProxies: new Set(config.trustedProxies),
-    limits: config.server,
-  });
+  const dataPath = new DataPath(config, tables, logger, metrics);
 
   let synced = false;
   let onFirstSync: () => void = () => {};
@@ -89,6 +80,7 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     token: config.adminToken,
     registry: metrics.registry,
     table: () => tables.current,
+    runtime: () => dataPath.runtime(),
     resync: async () => {
       const before = marathon.status().lastSyncAt;
       await marathon.resync('admin');
@@ -119,32 +111,26 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
   logger.info({ admin: address(admin) }, 'admin API listening');
   marathon.start();
 
-  const http = firstSync.then(async () => {
-    await listen(proxy, config.http.host, config.http.port);
-    logger.info({ http: address(proxy), routes: tables.current.routes.length }, 'first sync done, proxy listening');
-    return address(proxy);
+  const entries = firstSync.then(async () => {
+    const addresses = await dataPath.listen();
+    logger.info({ ...addresses, routes: tables.current.routes.length }, 'first sync done, proxy listening');
+    return addresses;
   });
   // A failure to listen surfaces through `http`; this keeps it from being an unhandled rejection meanwhile.
-  http.catch(() => {});
+  entries.catch(() => {});
 
   return {
     admin: address(admin),
-    http,
+    http: entries.then((a) => a.http),
+    https: entries.then((a) => a.https),
     tables,
     metrics,
     async stop() {
       tables.close();
       await marathon.stop();
-      await Promise.all([closeServer(proxy), closeServer(admin)]);
-      await upstreams.close();
+      await Promise.all([dataPath.close(), closeServer(admin)]);
     },
   };
-}
-
-function backendAddresses(table: RoutingTable): Set<string> {
-  const addresses = new Set<string>();
-  for (const route of table.routes) for (const backend of route.backends) addresses.add(backend.address);
-  return addresses;
 }
 
 async function listen(server: Server, host: string, port: number): Promise<void> {

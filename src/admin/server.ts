@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RoutingTable } from '../routing/types.js';
-import { routesView } from './routes-view.js';
+import { routesView, type RuntimeStatus } from './routes-view.js';
 
 export interface AdminOptions {
   readonly logger: Logger;
@@ -11,6 +11,8 @@ export interface AdminOptions {
   readonly token?: string;
   readonly registry: Registry;
   readonly table: () => RoutingTable;
+  /** Listener and certificate state shown next to the table in `/routes`. */
+  readonly runtime: () => RuntimeStatus;
   /** The body of `GET /health`, and whether baton is serving (200) or not yet (503). */
   readonly health: () => { serving: boolean; body: object };
   readonly resync: () => Promise<void>;
@@ -31,7 +33,7 @@ export function createAdminServer(opts: AdminOptions): Server {
         sendJson(res, serving ? 200 : 503, body);
       },
     },
-    '/routes': { GET: (_req, res) => sendJson(res, 200, routesView(opts.table(), Date.now())) },
+    '/routes': { GET: (_req, res) => sendJson(res, 200, routesView(opts.table(), opts.runtime(), Date.now())) },
     '/metrics': {
       GET: async (_req, res) => {
         const text = await opts.registry.metrics();

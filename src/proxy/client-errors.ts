@@ -1,8 +1,7 @@
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { PROXY_ERRORS } from './errors.js';
+import { PROXY_ERRORS, rawErrorResponse } from './errors.js';
 
 /** The parts of node's socket the server sets and `clientError` handlers read. */
 interface ServerSocket extends Socket {
@@ -26,17 +25,9 @@ export function createClientErrorHandler(metrics: Metrics, logger: Logger): (err
     }
     const code = errorCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request-timeout' : 'bad-request';
     const status = errorCode === 'HPE_HEADER_OVERFLOW' ? 431 : PROXY_ERRORS[code].status;
-    const body = `${PROXY_ERRORS[code].explanation}\n`;
     metrics.proxyErrors.inc({ code });
     logger.debug({ code: errorCode, remote: socket.remoteAddress }, 'client error');
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-        'content-type: text/plain; charset=utf-8\r\n' +
-        `content-length: ${Buffer.byteLength(body)}\r\n` +
-        `x-baton-error: ${code}\r\n` +
-        'connection: close\r\n\r\n' +
-        body,
-    );
+    socket.write(rawErrorResponse(code, undefined, status));
     socket.destroySoon();
   };
 }

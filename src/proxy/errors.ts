@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Metrics } from '../observability/metrics.js';
 
 /**
@@ -14,9 +15,20 @@ export const PROXY_ERRORS = {
   'bad-request': { status: 400, explanation: 'The request was malformed, its headers too large, or it cannot be forwarded as sent.' },
   'upstream-protocol': { status: 502, explanation: 'The backend sent a response that is not valid HTTP or cannot be relayed.' },
   'request-timeout': { status: 408, explanation: 'The client did not send the complete request in time.' },
+  'upgrade-not-supported': {
+    status: 501,
+    explanation: 'The request asks to upgrade to a protocol other than WebSocket (or to WebSocket on a route with h2c backends), or is a CONNECT request.',
+  },
 } as const satisfies Record<string, { readonly status: number; readonly explanation: string }>;
 
 export type ProxyErrorCode = keyof typeof PROXY_ERRORS;
+
+/** The `Strict-Transport-Security` value of routes with HSTS on. */
+export const HSTS_VALUE = 'max-age=31536000';
+
+function errorBody(code: ProxyErrorCode, message: string | undefined): string {
+  return `${message ?? PROXY_ERRORS[code].explanation}\n`;
+}
 
 /**
  * Answers `res` with the error `code`. When the response has already started (headers sent), a
@@ -31,7 +43,7 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, metric
     res.destroy();
     return;
   }
-  const body = `${message ?? PROXY_ERRORS[code].explanation}\n`;
+  const body = errorBody(code, message);
   res.writeHead(PROXY_ERRORS[code].status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -39,4 +51,45 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, metric
     'x-baton-error': code,
   });
   res.end(body);
+}
+
+/**
+ * `sendProxyError` for an HTTP/2 stream: once the response headers are out, the stream is reset
+ * (RST_STREAM INTERNAL_ERROR). Not with `stream.close(code)`: node ends the writable side first,
+ * so the client would see END_STREAM, a truncated body passed off as complete, before the reset.
+ */
+export function sendStreamError(stream: ServerHttp2Stream, code: ProxyErrorCode, metrics: Metrics, message?: string): void {
+  if (stream.destroyed || stream.closed) return;
+  metrics.proxyErrors.inc({ code });
+  if (stream.headersSent) {
+    stream.destroy(new Error(`response failed: ${code}`));
+    return;
+  }
+  const body = errorBody(code, message);
+  stream.respond({
+    ':status': PROXY_ERRORS[code].status,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
+    'x-baton-error': code,
+  });
+  // A HEAD stream's writable side is closed from the start: respond() sent the headers alone.
+  if (!stream.writableEnded) stream.end(body);
+}
+
+/**
+ * A complete HTTP/1.1 error response as raw text, for sockets that no longer have a
+ * ServerResponse (parser errors, WebSocket upgrades). The connection is closed after it.
+ */
+export function rawErrorResponse(code: ProxyErrorCode, message?: string, status: number = PROXY_ERRORS[code].status): string {
+  const body = errorBody(code, message);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    'content-type: text/plain; charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(body)}\r\n` +
+    'x-content-type-options: nosniff\r\n' +
+    `x-baton-error: ${code}\r\n` +
+    'connection: close\r\n\r\n' +
+    body
+  );
 }

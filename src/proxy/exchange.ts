@@ -2,6 +2,9 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Metrics } from '../observability/metrics.js';
+import type { Backend, HttpRoute, TableSource } from '../routing/types.js';
+import type { H2cSessions } from '../upstream/h2c-sessions.js';
+import type { UpstreamRegistry } from '../upstream/registry.js';
 import { sendProxyError } from './errors.js';
 import { rewriteResponseHeaders, type RequestHead } from './forwarded.js';
 import { classifyUpstreamError } from './upstream-errors.js';
@@ -10,6 +13,30 @@ import { classifyUpstreamError } from './upstream-errors.js';
 export interface ExchangeContext {
   readonly metrics: Metrics;
   readonly logger: Logger;
+}
+
+/** What the HTTP/1.1, HTTP/2 and WebSocket paths share: `createHttpHandlers` builds it once. */
+export interface ProxyContext extends ExchangeContext {
+  readonly tables: TableSource;
+  readonly upstreams: UpstreamRegistry;
+  readonly h2cSessions: H2cSessions;
+  /** Client IPs whose X-Forwarded-Proto / X-Forwarded-Host are kept. */
+  readonly trusted: ReadonlySet<string>;
+  /** Backend connect timeout for WebSocket tunnels (pools and h2c sessions have their own). */
+  readonly connectTimeoutMs: number;
+  /** Time an h2c backend has for the response headers, then the longest pause in its body. */
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly websocketIdleTimeoutMs: number;
+}
+
+/** The route's next backend, round robin; undefined when it has none. */
+export function nextBackend(route: HttpRoute): Backend | undefined {
+  const backends = route.backends;
+  if (backends.length === 0) return undefined;
+  const index = route.cursor % backends.length;
+  route.cursor = index + 1;
+  return backends[index];
 }
 
 /**
@@ -47,6 +74,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHead {
   hasBody = false;
   /** The backend's `host:port`, for logs. */
   address = '';
+  /** Add Strict-Transport-Security to the response (an HSTS route, over TLS). */
+  hsts = false;
   private abort: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   /** The upstream request completed, failed or was aborted: later events are ignored. */
@@ -79,7 +108,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHead {
     // Interim 1xx responses (102, 103) are not relayed; node answers `Expect: 100-continue` itself.
     if (statusCode < 200) return true;
     this.resume = resume;
-    this.res.writeHead(statusCode, statusText, rewriteResponseHeaders(rawHeaders));
+    this.res.writeHead(statusCode, statusText, rewriteResponseHeaders(rawHeaders, this.hsts));
     return true;
   }
 

@@ -3,6 +3,7 @@
  * `[name, value, name, value, ...]` list, producing the flat string array undici and
  * `ServerResponse.writeHead` accept. Hot path: no per-header allocation beyond the output.
  */
+import { HSTS_VALUE } from './errors.js';
 
 const OTHER = 0;
 const HOP_BY_HOP = 1;
@@ -14,6 +15,7 @@ const EXPECT = 6;
 const X_FORWARDED_FOR = 7;
 const X_FORWARDED_PROTO = 8;
 const X_FORWARDED_HOST = 9;
+const STRICT_TRANSPORT_SECURITY = 10;
 
 /** ASCII case-insensitive equality with a lower-case token name, without allocating. */
 function sameName(name: string, lower: string): boolean {
@@ -39,7 +41,9 @@ function headerKind(name: string): number {
       if (sameName(name, 'connection')) return CONNECTION;
       return sameName(name, 'keep-alive') ? HOP_BY_HOP : OTHER;
     case 14:
-      return sameName(name, 'content-length') ? CONTENT_LENGTH : OTHER;
+      if (sameName(name, 'content-length')) return CONTENT_LENGTH;
+      // Hop-by-hop in the HTTP/1.1 upgrade to h2c; HTTP/2 refuses it as connection-specific.
+      return sameName(name, 'http2-settings') ? HOP_BY_HOP : OTHER;
     case 15:
       return sameName(name, 'x-forwarded-for') ? X_FORWARDED_FOR : OTHER;
     case 16:
@@ -52,6 +56,8 @@ function headerKind(name: string): number {
       return sameName(name, 'proxy-authenticate') ? HOP_BY_HOP : OTHER;
     case 19:
       return sameName(name, 'proxy-authorization') ? HOP_BY_HOP : OTHER;
+    case 25:
+      return sameName(name, 'strict-transport-security') ? STRICT_TRANSPORT_SECURITY : OTHER;
     default:
       return OTHER;
   }
@@ -95,10 +101,17 @@ export interface RequestHead {
  * Rewrites a request's headers for the upstream: hop-by-hop headers (and those `Connection`
  * names) and `Expect` (node already answered `100-continue`) are dropped, Host is kept as sent,
  * the client address is appended to X-Forwarded-For, and X-Forwarded-Proto / X-Forwarded-Host are
- * set to `http` and the Host, replacing the client's values unless `trustClient` (the client is a
- * trusted proxy), in which case its values are kept. Fills `head` and returns the flat headers.
+ * set to `proto` (`https` when the client came over TLS) and the Host, replacing the client's
+ * values unless `trustClient` (the client is a trusted proxy), in which case its values are kept.
+ * Fills `head` and returns the flat headers.
  */
-export function rewriteRequestHeaders(raw: readonly string[], clientAddress: string, trustClient: boolean, head: RequestHead): string[] {
+export function rewriteRequestHeaders(
+  raw: readonly string[],
+  clientAddress: string,
+  trustClient: boolean,
+  head: RequestHead,
+  proto: 'http' | 'https',
+): string[] {
   let out: string[] = [];
   let connection = '';
   let forwardedFor: string | undefined;
@@ -113,6 +126,7 @@ export function rewriteRequestHeaders(raw: readonly string[], clientAddress: str
     const value = raw[i + 1] as string;
     switch (headerKind(name)) {
       case OTHER:
+      case STRICT_TRANSPORT_SECURITY:
         out.push(name, value);
         break;
       case HOST:
@@ -151,7 +165,7 @@ export function rewriteRequestHeaders(raw: readonly string[], clientAddress: str
   if (connection !== '') out = dropConnectionNamed(out, connection);
   // Added after the Connection filter, so a client cannot strip the values baton sets.
   out.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
-  out.push('x-forwarded-proto', forwardedProto ?? 'http');
+  out.push('x-forwarded-proto', forwardedProto ?? proto);
   const host = forwardedHost ?? head.host;
   if (host !== '') out.push('x-forwarded-host', host);
   return out;
@@ -161,8 +175,10 @@ export function rewriteRequestHeaders(raw: readonly string[], clientAddress: str
  * Rewrites an upstream response's raw headers (Buffers, as undici hands them) for the client:
  * hop-by-hop headers and those its `Connection` names are dropped; node's server adds its own
  * framing (`Transfer-Encoding: chunked` when there is no Content-Length) and connection headers.
+ * With `hsts` (a route with HSTS, answered over TLS), baton's Strict-Transport-Security replaces
+ * the backend's.
  */
-export function rewriteResponseHeaders(raw: readonly Buffer[]): string[] {
+export function rewriteResponseHeaders(raw: readonly Buffer[], hsts = false): string[] {
   let out: string[] = [];
   let connection = '';
   for (let i = 0; i < raw.length; i += 2) {
@@ -172,12 +188,24 @@ export function rewriteResponseHeaders(raw: readonly Buffer[]): string[] {
     if (kind === CONNECTION) {
       const value = (raw[i + 1] as Buffer).toString('latin1');
       connection = connection === '' ? value : `${connection},${value}`;
-    } else if (kind !== HOP_BY_HOP && kind !== TRANSFER_ENCODING) {
+    } else if (kind !== HOP_BY_HOP && kind !== TRANSFER_ENCODING && !(hsts && kind === STRICT_TRANSPORT_SECURITY)) {
       out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
     }
   }
   if (connection !== '') out = dropConnectionNamed(out, connection);
+  if (hsts) out.push('strict-transport-security', HSTS_VALUE);
   return out;
+}
+
+/**
+ * The target of a redirect to https: the Host without its port (`[v6]` kept whole), then the
+ * request target as sent.
+ */
+export function httpsLocation(host: string, path: string): string {
+  let end = host.length;
+  const colon = host.lastIndexOf(':');
+  if (colon !== -1 && colon > host.lastIndexOf(']')) end = colon;
+  return `https://${host.slice(0, end)}${path}`;
 }
 
 /** `::ffff:1.2.3.4` (an IPv4 client on a dual-stack socket) -> `1.2.3.4`. */

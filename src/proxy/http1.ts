@@ -1,55 +1,28 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import type { Metrics } from '../observability/metrics.js';
-import type { Backend, TableSource } from '../routing/types.js';
-import type { UpstreamRegistry } from '../upstream/registry.js';
-import { createClientErrorHandler } from './client-errors.js';
 import { sendProxyError } from './errors.js';
-import { Exchange, onResponseClose, ProxyResponse, type ExchangeContext } from './exchange.js';
-import { normaliseAddress, rewriteRequestHeaders } from './forwarded.js';
-
-export interface HttpProxyLimits {
-  /** Time for a client to send the request headers. Default 10000 ms. */
-  readonly headersTimeoutMs?: number;
-  /** Time for a client to send the whole request. Default 60000 ms. */
-  readonly requestTimeoutMs?: number;
-  /** Largest request head accepted. Default 16384 bytes. */
-  readonly maxHeaderSize?: number;
-  /** Idle time after which a client keep-alive connection is closed. Default 5000 ms. */
-  readonly keepAliveTimeoutMs?: number;
-}
-
-export interface HttpProxyOptions {
-  readonly tables: TableSource;
-  readonly upstreams: UpstreamRegistry;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  /** Client IPs whose X-Forwarded-Proto / X-Forwarded-Host are kept. */
-  readonly trustedProxies?: ReadonlySet<string>;
-  readonly limits?: HttpProxyLimits;
-}
+import { Exchange, nextBackend, onResponseClose, type ProxyContext, type ProxyResponse } from './exchange.js';
+import { httpsLocation, normaliseAddress, rewriteRequestHeaders } from './forwarded.js';
+import { forwardH1ToH2c } from './h2-backend.js';
+import { h2cRequestHeaders, wantsTrailers } from './h2-headers.js';
 
 /**
- * The HTTP/1.1 proxy server (not listening; the caller listens). Per request: Host and path ->
+ * The HTTP/1.1 request path (the server must use `ProxyResponse`). Per request: Host and path ->
  * route -> next backend round robin -> undici dispatch, both bodies streamed with backpressure.
- *
- * Requests with `Upgrade` (WebSocket) are not special-cased yet: with no 'upgrade' listener,
- * node hands them to the request handler as plain requests, and they are forwarded without the
- * hop-by-hop Upgrade/Connection headers.
+ * Plain-HTTP requests to a route that redirects to https get a 301 without a backend; routes
+ * with an h2c backend go through its HTTP/2 session instead of undici.
  */
-export function createHttpProxy(opts: HttpProxyOptions): Server {
-  const { tables, upstreams, metrics, logger } = opts;
-  const trusted = opts.trustedProxies ?? new Set<string>();
-  const context: ExchangeContext = { metrics, logger };
-  const limits = opts.limits ?? {};
+export function createHttp1RequestHandler(ctx: ProxyContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const { tables, upstreams, metrics, logger, trusted } = ctx;
 
-  const onRequest = (req: IncomingMessage, response: ServerResponse): void => {
-    // The server is built with `ServerResponse: ProxyResponse` below.
+  return (req, response) => {
+    // The server is built with `ServerResponse: ProxyResponse`.
     const res = response as ProxyResponse;
-    const exchange = new Exchange(res, context);
+    const exchange = new Exchange(res, ctx);
     const client = normaliseAddress(req.socket.remoteAddress);
-    const headers = rewriteRequestHeaders(req.rawHeaders, client, trusted.has(client), exchange);
+    const encrypted = (req.socket as TLSSocket).encrypted === true;
+    const headers = rewriteRequestHeaders(req.rawHeaders, client, trusted.has(client), exchange, encrypted ? 'https' : 'http');
     if (exchange.duplicateHost) {
       sendProxyError(res, 'bad-request', metrics, 'more than one Host header');
       return;
@@ -60,15 +33,25 @@ export function createHttpProxy(opts: HttpProxyOptions): Server {
       sendProxyError(res, 'no-route', metrics, `no route for host "${exchange.host}"`);
       return;
     }
-    const backends = route.backends;
-    if (backends.length === 0) {
+    if (route.redirectToHttps && !encrypted) {
+      // node's parser has refused any byte a Location value may not hold (tested).
+      res.writeHead(301, { location: httpsLocation(exchange.host, path), 'content-length': 0 });
+      res.end();
+      return;
+    }
+    const backend = nextBackend(route);
+    if (backend === undefined) {
       sendProxyError(res, 'no-healthy-backend', metrics);
       return;
     }
-    const index = route.cursor % backends.length;
-    route.cursor = index + 1;
-    const { address } = backends[index] as Backend;
+    const address = backend.address;
     exchange.address = address;
+    exchange.hsts = encrypted && route.hsts;
+    if (route.backendProtocol === 'h2c') {
+      const h2Headers = h2cRequestHeaders(headers, req.method ?? 'GET', path, wantsTrailers(req.headers.te));
+      forwardH1ToH2c(ctx, req, res, address, exchange.hsts, h2Headers, exchange.hasBody);
+      return;
+    }
     let upstream: Dispatcher;
     try {
       upstream = upstreams.get(address);
@@ -83,21 +66,4 @@ export function createHttpProxy(opts: HttpProxyOptions): Server {
     // dispatch() reports every failure, synchronous ones included, to exchange.onError.
     upstream.dispatch({ method: req.method ?? 'GET', path, headers, body: exchange.hasBody ? req : null }, exchange);
   };
-
-  const server = createServer<typeof IncomingMessage, typeof ServerResponse>(
-    {
-      ServerResponse: ProxyResponse,
-      headersTimeout: limits.headersTimeoutMs ?? 10_000,
-      requestTimeout: limits.requestTimeoutMs ?? 60_000,
-      maxHeaderSize: limits.maxHeaderSize ?? 16_384,
-      keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5000,
-      // How often node checks the two timeouts above (default 30 s): a slow client is cut off
-      // within a second of its limit.
-      connectionsCheckingInterval: 1000,
-      noDelay: true,
-    },
-    onRequest,
-  );
-  server.on('clientError', createClientErrorHandler(metrics, logger));
-  return server;
 }

@@ -8,7 +8,8 @@ const PROTOCOL = { code: 'upstream-protocol', expected: true } as const;
 const UNEXPECTED = { code: 'upstream-reset', expected: false } as const;
 
 /**
- * Maps an error undici reports for a forwarded request to the error code the client gets.
+ * Maps an error undici (or node's http2 client, for h2c backends) reports for a forwarded request
+ * to the error code the client gets.
  * `expected` is false for errors baton has no reason to see (they are logged at error level).
  */
 export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCode; readonly expected: boolean } {
@@ -37,6 +38,20 @@ export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCo
     case 'EPIPE':
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
       return RESET;
+    // h2c backends (node's http2 client). A stream cancelled because its session failed carries
+    // the session's error (a refused connection, say) as its cause.
+    case 'ERR_HTTP2_STREAM_CANCEL': {
+      const cause = (err as { cause?: unknown }).cause;
+      return cause instanceof Error ? classifyUpstreamError(cause) : RESET;
+    }
+    case 'ERR_HTTP2_STREAM_ERROR':
+    case 'ERR_HTTP2_SESSION_ERROR':
+    case 'ERR_HTTP2_GOAWAY_SESSION':
+      return RESET;
+    case 'ERR_HTTP2_INVALID_SESSION':
+      return CONNECT;
+    case 'ERR_HTTP2_ERROR':
+      return PROTOCOL;
     // undici refuses what node's parser let through (an odd path, method or header value), or
     // the client sent less body than its Content-Length promised.
     case 'UND_ERR_INVALID_ARG':

@@ -1,0 +1,137 @@
+import { once } from 'node:events';
+import type { AddressInfo, Server } from 'node:net';
+import type { Logger } from 'pino';
+import type { RuntimeStatus } from './admin/routes-view.js';
+import type { Config } from './config/schema.js';
+import type { Metrics } from './observability/metrics.js';
+import { RateLimitedLog } from './observability/rate-limited-log.js';
+import { createHttpHandlers } from './proxy/http-handlers.js';
+import { createHttpsEntry, type HttpsEntry } from './proxy/https.js';
+import { ServiceListeners } from './proxy/listeners.js';
+import { createPlainHttpEntry } from './proxy/plain-entry.js';
+import { createTcpHandler } from './proxy/tcp.js';
+import { CertStore } from './proxy/tls/cert-store.js';
+import { TlsPassthrough } from './proxy/tls/passthrough.js';
+import { UdpProxy } from './proxy/udp.js';
+import type { RoutingTable, TableSource } from './routing/types.js';
+import { H2cSessions } from './upstream/h2c-sessions.js';
+import { UpstreamRegistry } from './upstream/registry.js';
+
+/**
+ * Everything on the data path, built from the config around one table source: the HTTP entry
+ * point (HTTP/1.1 and h2c), the optional HTTPS entry point (TLS, h2, passthrough by SNI), the
+ * service-port listeners (TCP, UDP, TLS on its own port) and the backend registry they share.
+ */
+export class DataPath {
+  private readonly upstreams: UpstreamRegistry;
+  private readonly h2cSessions: H2cSessions;
+  private readonly plain: Server;
+  private readonly certs: CertStore | undefined;
+  private readonly https: HttpsEntry | undefined;
+  private readonly services: ServiceListeners;
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    tables: TableSource,
+    private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    const { upstream, server } = config;
+    this.upstreams = new UpstreamRegistry({ ...upstream, drainMs: config.drainMs });
+    this.h2cSessions = new H2cSessions(logger, { connectTimeoutMs: upstream.connectTimeoutMs });
+    const handlers = createHttpHandlers({
+      tables,
+      upstreams: this.upstreams,
+      h2cSessions: this.h2cSessions,
+      logger,
+      metrics,
+      trustedProxies: new Set(config.trustedProxies),
+      upstream,
+      websocketIdleTimeoutMs: config.websocketIdleTimeoutMs,
+    });
+    this.plain = createPlainHttpEntry(handlers, server, { metrics, logger, warnings: new RateLimitedLog(logger) });
+    if (config.https) {
+      this.certs = new CertStore({ ...(config.certs !== undefined && { dir: config.certs }), logger });
+      this.https = createHttpsEntry({
+        tables,
+        certs: this.certs,
+        handlers,
+        metrics,
+        logger,
+        limits: server,
+        connectTimeoutMs: upstream.connectTimeoutMs,
+        idleTimeoutMs: config.tcpIdleTimeoutMs,
+        registry: this.upstreams,
+      });
+    }
+    const passthrough = new TlsPassthrough({
+      tables,
+      metrics,
+      logger,
+      connectTimeoutMs: upstream.connectTimeoutMs,
+      helloTimeoutMs: server.headersTimeoutMs,
+      idleTimeoutMs: config.tcpIdleTimeoutMs,
+      registry: this.upstreams,
+    });
+    const onTcp = createTcpHandler({ tables, upstreams: this.upstreams, metrics, logger, connectTimeoutMs: upstream.connectTimeoutMs, idleTimeoutMs: config.tcpIdleTimeoutMs });
+    this.services = new ServiceListeners({
+      bind: config.serviceBind,
+      logger,
+      metrics,
+      onTcp,
+      onTls: (socket, port) => passthrough.onOwnPortConnection(socket, port),
+      udp: (port) => new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows }),
+    });
+  }
+
+  /** A new table is live: release backends that left, follow its service ports and certificates. */
+  onSwap(table: RoutingTable): void {
+    const addresses = backendAddresses(table);
+    this.upstreams.retain(addresses);
+    this.h2cSessions.retain(addresses);
+    this.services.reconcile(table);
+    this.certs?.setExtraFiles(table.certificates);
+  }
+
+  /** Opens the HTTP entry point, and the HTTPS one when configured (certificates loaded first). */
+  async listen(): Promise<{ http: AddressInfo; https?: AddressInfo }> {
+    const http = await listen(this.plain, this.config.http.host, this.config.http.port);
+    if (!this.https || !this.config.https) return { http };
+    await this.certs?.start();
+    if (this.certs?.status().default === undefined) this.logger.warn('HTTPS entry point without any certificate: set --certs or BATON_{n}_SSL_CERT labels');
+    return { http, https: await listen(this.https.server, this.config.https.host, this.config.https.port) };
+  }
+
+  runtime(): RuntimeStatus {
+    return { listeners: this.services.status(), ...(this.certs && { certificates: this.certs.status() }) };
+  }
+
+  /** Stops accepting everywhere, lets requests in flight finish, then closes upstream connections. */
+  async close(): Promise<void> {
+    this.https?.close();
+    this.certs?.close();
+    await Promise.all([closeServer(this.plain), this.services.close()]);
+    await Promise.all([this.upstreams.close(), this.h2cSessions.close()]);
+  }
+}
+
+function backendAddresses(table: RoutingTable): Set<string> {
+  const addresses = new Set<string>();
+  for (const routes of [table.routes, table.portRoutes, table.tlsRoutes]) {
+    for (const route of routes) for (const backend of route.backends) addresses.add(backend.address);
+  }
+  return addresses;
+}
+
+async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  return server.address() as AddressInfo;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  await closed;
+}
