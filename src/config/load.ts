@@ -31,11 +31,14 @@ const SETTINGS: readonly Setting[] = [
   { key: 'https', flag: 'https', env: 'BATON_HTTPS' },
   { key: 'certs', flag: 'certs', env: 'BATON_CERTS' },
   { key: 'serviceBind', flag: 'service-bind', env: 'BATON_SERVICE_BIND' },
+  { key: 'mesos', flag: 'mesos', env: 'BATON_MESOS', list: true },
+  { key: 'stateFile', flag: 'state-file', env: 'BATON_STATE_FILE' },
+  { key: 'adminTokenFile', flag: 'admin-token-file', env: 'BATON_ADMIN_TOKEN_FILE' },
+  { key: 'adminToken', flag: 'admin-token', env: 'BATON_ADMIN_TOKEN', secret: true },
   { key: 'domain', flag: 'domain', env: 'BATON_DOMAIN' },
   { key: 'logLevel', flag: 'log-level', env: 'BATON_LOG_LEVEL' },
   { key: 'marathonCredentials', env: 'BATON_MARATHON_CREDENTIALS', secret: true },
   { key: 'marathonToken', env: 'BATON_MARATHON_TOKEN', secret: true },
-  { key: 'adminToken', env: 'BATON_ADMIN_TOKEN', secret: true },
 ];
 
 const SECRET_KEYS = new Set<string>(SETTINGS.filter((s) => s.secret).map((s) => s.key));
@@ -83,7 +86,17 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (value === undefined) throw new ConfigError(`config ${field}: missing; ${issue.message}${where}`);
     throw new ConfigError(`config ${field}: ${shown} is invalid; ${issue.message}${where}`);
   }
-  return deepFreeze(parsed.data);
+  return deepFreeze(withTokenFile(parsed.data, readFile));
+}
+
+/** `adminTokenFile` fills `adminToken` (which then may not also be set), under the same rule. */
+function withTokenFile(config: Config, readFile: ReadFile): Config {
+  if (config.adminTokenFile === undefined) return config;
+  if (config.adminToken !== undefined) throw new ConfigError('config adminTokenFile: set either adminToken or adminTokenFile, not both');
+  const token = readFile(config.adminTokenFile)?.trim();
+  if (token === undefined) throw new ConfigError(`config adminTokenFile: ${config.adminTokenFile} not found`);
+  if (token.length < 16) throw new ConfigError(`config adminTokenFile: the token in ${config.adminTokenFile} is invalid; expected a token of at least 16 characters`);
+  return { ...config, adminToken: token };
 }
 
 function parseFlags(argv: readonly string[]): Record<string, string | string[] | undefined> {
@@ -96,13 +109,17 @@ function parseFlags(argv: readonly string[]): Record<string, string | string[] |
     https: { type: 'string' },
     certs: { type: 'string' },
     'service-bind': { type: 'string' },
+    mesos: { type: 'string', multiple: true },
+    'state-file': { type: 'string' },
+    'admin-token': { type: 'string' },
+    'admin-token-file': { type: 'string' },
     domain: { type: 'string' },
     'log-level': { type: 'string' },
   } as const;
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message.split('\n')[0]}; flags are --config, --marathon, --realm, --http, --https, --certs, --service-bind, --admin, --domain, --log-level`);
+    throw new ConfigError(`${(err as Error).message.split('\n')[0]}; flags are --config, --marathon, --mesos, --realm, --http, --https, --certs, --service-bind, --admin, --admin-token, --admin-token-file, --state-file, --domain, --log-level`);
   }
 }
 

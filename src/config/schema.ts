@@ -66,6 +66,13 @@ export const configSchema = z
     /** A WebSocket idle this long in both directions is closed. */
     websocketIdleTimeoutMs: positive(300_000),
     adminToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+    /** Mesos masters to poll for maintenance (DRAINING/DOWN machines); off when empty. */
+    mesos: z.array(marathonUrl).default([]),
+    mesosPollMs: positive(5_000),
+    /** Where operator maintenance marks are kept across restarts (written atomically). */
+    stateFile: z.string().min(1).default('baton-state.json'),
+    /** File holding the admin bearer token (read at start); an alternative to BATON_ADMIN_TOKEN. */
+    adminTokenFile: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Peers whose X-Forwarded-Proto/-Host are kept (X-Forwarded-For is always appended to). */
     trustedProxies: z.array(z.string().refine((ip) => isIP(ip) !== 0, 'expected an IP address')).default([]),
@@ -75,11 +82,30 @@ export const configSchema = z
     streamIdleTimeoutMs: positive(30_000),
     /** How many last-known health verdicts to keep (one per task). */
     healthCacheSize: positive(100_000),
+    /** Circuit breaker per backend; per app overrides from BATON_{n}_BREAKER_* labels. */
+    breaker: z
+      .object({
+        /** Open when this share of requests failed in the window (with at least `volumeThreshold` requests). */
+        errorThresholdPercentage: z.number().min(1).max(100).default(50),
+        volumeThreshold: positive(20),
+        /** Open this long, then let one probe through (half-open). */
+        resetTimeoutMs: positive(10_000),
+        rollingWindowMs: positive(10_000),
+        /** Count backend 5xx answers as failures. */
+        failOn5xx: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** Extra attempts on another backend when a connection could not be made (idempotent requests also after a reset). */
+    retries: z.number().int().min(0).max(10).default(2),
     upstream: z
       .object({
-        connectTimeoutMs: positive(5_000),
-        headersTimeoutMs: positive(60_000),
-        bodyTimeoutMs: positive(60_000),
+        // marathon-lb's defaults: connect 3 s, server 30 s.
+        connectTimeoutMs: positive(3_000),
+        headersTimeoutMs: positive(30_000),
+        bodyTimeoutMs: positive(30_000),
+        /** Whole request, first byte to last; 0 = no limit. */
+        totalTimeoutMs: ms(0),
         keepAliveTimeoutMs: positive(4_000),
         connections: positive(128),
       })

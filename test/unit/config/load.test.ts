@@ -21,7 +21,7 @@ describe('loadConfig', () => {
     expect(config.http).toEqual({ host: '0.0.0.0', port: 80 });
     expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090 });
     expect(config.logLevel).toBe('info');
-    expect(config.upstream.connectTimeoutMs).toBe(5000);
+    expect(config.upstream.connectTimeoutMs).toBe(3000);
     expect(Object.isFrozen(config.upstream)).toBe(true);
   });
 
@@ -77,5 +77,15 @@ describe('loadConfig', () => {
   it('splits USER:PASSWORD credentials at the first colon', () => {
     const config = loadConfig(['--marathon', 'http://m'], { BATON_MARATHON_CREDENTIALS: 'ops:pa:ss' }, none);
     expect(config.marathonCredentials).toEqual({ user: 'ops', password: 'pa:ss' });
+  });
+
+  it('reads the admin token from a file, and refuses a short one or both forms at once', () => {
+    const read = files({ '/run/token': 'a-token-long-enough-to-use\n', '/run/short': 'short\n' });
+    expect(loadConfig(['--marathon', 'http://m', '--admin-token-file', '/run/token'], {}, read).adminToken).toBe('a-token-long-enough-to-use');
+    expect(errorOf(() => loadConfig(['--marathon', 'http://m', '--admin-token-file', '/run/short'], {}, read))).toMatch(/at least 16 characters/);
+    expect(errorOf(() => loadConfig(['--marathon', 'http://m', '--admin-token-file', '/run/none'], {}, read))).toBe('config adminTokenFile: /run/none not found');
+    const both = errorOf(() => loadConfig(['--marathon', 'http://m', '--admin-token-file', '/run/token'], { BATON_ADMIN_TOKEN: 'another-long-token-value' }, read));
+    expect(both).toMatch(/not both/);
+    expect(both).not.toContain('another-long-token-value');
   });
 });
