@@ -8,7 +8,7 @@ import { RateLimitedLog } from './observability/rate-limited-log.js';
 import { createHttpHandlers } from './proxy/http-handlers.js';
 import { createHttpsEntry, type HttpsEntry } from './proxy/https.js';
 import { ServiceListeners } from './proxy/listeners.js';
-import { createPlainHttpEntry } from './proxy/plain-entry.js';
+import { createPlainHttpEntry, type PlainHttpEntry } from './proxy/plain-entry.js';
 import { createTcpHandler } from './proxy/tcp.js';
 import { CertStore } from './proxy/tls/cert-store.js';
 import { TlsPassthrough } from './proxy/tls/passthrough.js';
@@ -25,7 +25,7 @@ import { UpstreamRegistry } from './upstream/registry.js';
 export class DataPath {
   private readonly upstreams: UpstreamRegistry;
   private readonly h2cSessions: H2cSessions;
-  private readonly plain: Server;
+  private readonly plain: PlainHttpEntry;
   private readonly certs: CertStore | undefined;
   private readonly https: HttpsEntry | undefined;
   private readonly services: ServiceListeners;
@@ -106,12 +106,19 @@ export class DataPath {
     return { listeners: this.services.status(), ...(this.certs && { certificates: this.certs.status() }) };
   }
 
-  /** Stops accepting everywhere, lets requests in flight finish, then closes upstream connections. */
+  /**
+   * Stops accepting everywhere and lets requests in flight finish; what is still open after
+   * `shutdownGraceMs` (long requests, WebSocket and TCP tunnels) is closed.
+   */
   async close(): Promise<void> {
     this.https?.close();
     this.certs?.close();
-    await Promise.all([closeServer(this.plain), this.services.close()]);
-    await Promise.all([this.upstreams.close(), this.h2cSessions.close()]);
+    const closed = Promise.all([closeServer(this.plain), this.services.close()]);
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
+    await Promise.race([closed, grace]);
+    const upstreamsClosed = Promise.all([this.upstreams.close(), this.h2cSessions.close()]);
+    this.plain.closeAllConnections();
+    await Promise.all([closed, upstreamsClosed]);
   }
 }
 

@@ -57,6 +57,8 @@ export const configSchema = z
     serviceBind: z.string().refine((ip) => isIP(ip) !== 0, 'expected an IP address, e.g. 0.0.0.0 or ::').default('0.0.0.0'),
     /** Open TCP connections to a backend that left the table are closed after this long. */
     drainMs: ms(30_000),
+    /** On SIGTERM, requests in flight get this long to finish; tunnels still open then are closed. */
+    shutdownGraceMs: ms(10_000),
     /** A TCP connection idle this long in both directions is closed; 0 = never. */
     tcpIdleTimeoutMs: ms(0),
     /** A UDP client flow with no datagram for this long is forgotten. */

@@ -2,9 +2,10 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
-import type { TableSource } from '../routing/types.js';
+import type { PortRoute, TableSource } from '../routing/types.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import { TcpDial, type TcpDialContext } from './tcp-dial.js';
+import { dial, type DialHooks } from './dial.js';
+import { tunnel } from './tunnel.js';
 
 export interface TcpHandlerOptions {
   readonly tables: TableSource;
@@ -30,20 +31,36 @@ export type TcpHandler = (socket: Socket, port: number) => void;
  * client cannot make baton buffer while it dials.
  */
 export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
-  const { tables, metrics } = opts;
+  const { tables, metrics, upstreams, connectTimeoutMs, idleTimeoutMs } = opts;
   const log = new RateLimitedLog(opts.logger);
-  const context: TcpDialContext = {
-    upstreams: opts.upstreams,
-    log,
-    connectTimeoutMs: opts.connectTimeoutMs,
-    idleTimeoutMs: opts.idleTimeoutMs,
-    connected: metrics.connections.labels({ protocol: 'tcp' }),
-    refused: metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-connect' }),
-    timedOut: metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-timeout' }),
-    unreachable: metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-unreachable' }),
-  };
+  const connected = metrics.connections.labels({ protocol: 'tcp' });
+  const refused = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-connect' });
+  const timedOut = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-timeout' });
+  const unreachable = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-unreachable' });
   const noRoute = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'no-route' });
   const noBackend = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'no-healthy-backend' });
+
+  const hooks: DialHooks<PortRoute> = {
+    connectTimeoutMs,
+    connected(client, upstream, backend) {
+      connected.inc();
+      upstreams.track(backend.address, upstream);
+      tunnel(client, upstream, idleTimeoutMs);
+    },
+    failed(backend, err, route) {
+      (err === undefined ? timedOut : refused).inc();
+      log.warn(
+        'tcp-upstream-connect',
+        { port: route.port, backend: backend.address, err: err?.message ?? `no connection within ${connectTimeoutMs} ms` },
+        'TCP backend could not be reached; trying the next',
+      );
+    },
+    exhausted(client, route, tried) {
+      unreachable.inc();
+      log.warn('tcp-upstream-unreachable', { port: route.port, tried }, 'no TCP backend could be reached; client closed');
+      client.destroy();
+    },
+  };
 
   return (client, port) => {
     const route = tables.current.lookupPort('tcp', port);
@@ -60,6 +77,6 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
     }
     const first = route.cursor % route.backends.length;
     route.cursor = first + 1;
-    new TcpDial(context, client, port, route.backends, first).next();
+    dial(hooks, client, route.backends, first, route);
   };
 }

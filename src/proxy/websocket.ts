@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Backend } from '../routing/types.js';
+import { dial, type DialHooks } from './dial.js';
 import { rawErrorResponse, type ProxyErrorCode } from './errors.js';
 import type { ProxyContext } from './exchange.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders, type RequestHead } from './forwarded.js';
@@ -19,61 +19,41 @@ function reject(ctx: ProxyContext, socket: Socket, code: ProxyErrorCode, message
   else socket.destroy();
 }
 
+/** One upgrade being dialled: the rewritten request head and the bytes that followed it. */
+interface Upgrade {
+  readonly requestHead: string;
+  readonly head: Buffer;
+}
+
 /**
- * Connects to the route's backends in round-robin order, each at most once, until one accepts
- * (a refused, unreachable or silent backend is skipped), then writes the rewritten request head
- * and the bytes that followed it, and joins the two sockets. The backend's 101 (or refusal)
- * passes through raw.
+ * Once a backend accepts, the rewritten request head and the bytes that followed it are written
+ * to it and the two sockets are joined; the backend's 101 (or refusal) passes through raw. When
+ * every backend fails, the client gets a raw 502 upstream-connect.
  */
-class WebSocketDial {
-  private attempt = 0;
-  private upstream: Socket | null = null;
-  private readonly start: number;
-
-  constructor(
-    private readonly ctx: ProxyContext,
-    private readonly client: Socket,
-    private readonly backends: readonly Backend[],
-    cursor: number,
-    private readonly requestHead: string,
-    private readonly head: Buffer,
-  ) {
-    this.start = cursor;
-    client.once('close', () => this.upstream?.destroy());
-  }
-
-  next(): void {
-    if (this.client.destroyed) return;
-    if (this.attempt === this.backends.length) {
-      reject(this.ctx, this.client, 'upstream-connect');
-      return;
-    }
-    const backend = this.backends[(this.start + this.attempt) % this.backends.length] as Backend;
-    this.attempt += 1;
-    const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
-    this.upstream = upstream;
-    const timeoutMs = this.ctx.connectTimeoutMs;
-    upstream.setTimeout(timeoutMs, () => upstream.destroy(Object.assign(new Error(`connect timeout after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    const failed = (err: NodeJS.ErrnoException) => {
-      this.ctx.logger.debug({ backend: backend.address, code: err.code, reason: err.message }, 'WebSocket backend connect failed');
-      upstream.destroy();
-      this.next();
-    };
-    upstream.once('error', failed);
-    upstream.once('connect', () => {
-      upstream.setTimeout(0);
-      upstream.removeAllListeners('timeout');
-      upstream.off('error', failed);
-      if (this.client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      upstream.write(this.requestHead, 'latin1');
-      if (this.head.length > 0) upstream.write(this.head);
-      this.ctx.metrics.connections.inc({ protocol: 'websocket' });
-      tunnel(this.client, upstream, this.ctx.websocketIdleTimeoutMs);
-    });
-  }
+function upgradeDialHooks(ctx: ProxyContext): DialHooks<Upgrade> {
+  const connected = ctx.metrics.connections.labels({ protocol: 'websocket' });
+  return {
+    connectTimeoutMs: ctx.connectTimeoutMs,
+    connected(client, upstream, backend, { requestHead, head }) {
+      upstream.write(requestHead, 'latin1');
+      if (head.length > 0) upstream.write(head);
+      connected.inc();
+      // Drained like TCP when the backend leaves the table, and closed when baton stops.
+      ctx.upstreams.track(backend.address, upstream);
+      tunnel(client, upstream, ctx.websocketIdleTimeoutMs);
+    },
+    failed(backend, err) {
+      ctx.logger.debug(
+        err === undefined
+          ? { backend: backend.address, code: 'ETIMEDOUT', reason: `connect timeout after ${ctx.connectTimeoutMs} ms` }
+          : { backend: backend.address, code: (err as NodeJS.ErrnoException).code, reason: err.message },
+        'WebSocket backend connect failed',
+      );
+    },
+    exhausted(client) {
+      reject(ctx, client, 'upstream-connect');
+    },
+  };
 }
 
 /**
@@ -85,6 +65,7 @@ class WebSocketDial {
  */
 export function createUpgradeHandler(ctx: ProxyContext): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const { tables, trusted } = ctx;
+  const dialHooks = upgradeDialHooks(ctx);
 
   return (req, duplex, head) => {
     const socket = duplex as Socket;
@@ -127,6 +108,6 @@ export function createUpgradeHandler(ctx: ProxyContext): (req: IncomingMessage, 
     headers.push('connection', 'upgrade', 'upgrade', upgrade);
     let requestHead = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    new WebSocketDial(ctx, socket, route.backends, cursor, `${requestHead}\r\n`, head).next();
+    dial(dialHooks, socket, route.backends, cursor, { requestHead: `${requestHead}\r\n`, head });
   };
 }

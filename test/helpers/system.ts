@@ -50,7 +50,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const config = loadConfig(
     ['--marathon', urls.join(','), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug', ...(opts.flags ?? [])],
     opts.env ?? {},
-    (path) => (path === 'config/baton.json' ? JSON.stringify(opts.file ?? {}) : undefined),
+    // A short shutdown grace: tests close baton while their own tunnels are still open.
+    (path) => (path === 'config/baton.json' ? JSON.stringify({ shutdownGraceMs: 200, ...opts.file }) : undefined),
   );
   const baton = await startBaton(config, createLogger(config.logLevel, sink));
   const httpPort = (await baton.http).port;

@@ -3,14 +3,20 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../../observability/metrics.js';
 import { RateLimitedLog } from '../../observability/rate-limited-log.js';
 import type { TableSource, TlsRoute } from '../../routing/types.js';
+import { dial, type DialHooks } from '../dial.js';
 import { tunnel } from '../tunnel.js';
-import { connectFirstAvailable } from './backend-connect.js';
 import { readClientHello, type ClientHello, type HelloOutcome } from './hello-reader.js';
 import { TlsRejects } from './rejects.js';
 
 /** The part of the backend registry passthrough needs: open connections are drained by backend address. */
 export interface ConnectionTracker {
   track(address: string, socket: Socket): void;
+}
+
+/** One connection being dialled: its route, and the bytes read so far (the ClientHello and whatever followed). */
+interface Forward {
+  readonly route: TlsRoute;
+  readonly bytes: Buffer;
 }
 
 export interface TlsPassthroughOptions {
@@ -35,23 +41,32 @@ export interface TlsPassthroughOptions {
  */
 export class TlsPassthrough {
   private readonly tables: TableSource;
-  private readonly metrics: Metrics;
-  private readonly connectTimeoutMs: number;
   private readonly helloTimeoutMs: number;
-  private readonly idleTimeoutMs: number;
-  private readonly registry: ConnectionTracker | undefined;
   private readonly rejects: TlsRejects;
   private readonly ownPortFail: HelloOutcome['fail'];
+  private readonly dialHooks: DialHooks<Forward>;
 
   constructor(opts: TlsPassthroughOptions) {
     this.tables = opts.tables;
-    this.metrics = opts.metrics;
-    this.connectTimeoutMs = opts.connectTimeoutMs;
     this.helloTimeoutMs = opts.helloTimeoutMs;
-    this.idleTimeoutMs = opts.idleTimeoutMs ?? 0;
-    this.registry = opts.registry;
-    this.rejects = opts.rejects ?? new TlsRejects(opts.metrics, new RateLimitedLog(opts.logger));
-    this.ownPortFail = (socket, reason, detail) => this.rejects.reject(socket, reason, detail === undefined ? {} : { detail });
+    const rejects = opts.rejects ?? new TlsRejects(opts.metrics, new RateLimitedLog(opts.logger));
+    this.rejects = rejects;
+    this.ownPortFail = (socket, reason, detail) => rejects.reject(socket, reason, detail === undefined ? {} : { detail });
+    const connected = opts.metrics.connections.labels({ protocol: 'tls-passthrough' });
+    const idleTimeoutMs = opts.idleTimeoutMs ?? 0;
+    const registry = opts.registry;
+    this.dialHooks = {
+      connectTimeoutMs: opts.connectTimeoutMs,
+      connected(client, upstream, backend, { bytes }) {
+        connected.inc();
+        registry?.track(backend.address, upstream);
+        upstream.write(bytes);
+        tunnel(client, upstream, idleTimeoutMs);
+      },
+      exhausted(client, { route }, _tried, last) {
+        rejects.reject(client, 'upstream-connect', { route: route.id, err: last });
+      },
+    };
   }
 
   /**
@@ -78,16 +93,7 @@ export class TlsPassthrough {
     }
     const first = route.cursor % backends.length;
     route.cursor = first + 1;
-    connectFirstAvailable(backends, first, this.connectTimeoutMs, client, (result) => {
-      if ('error' in result) {
-        this.rejects.reject(client, 'upstream-connect', { route: route.id, err: result.error });
-        return;
-      }
-      this.metrics.connections.inc({ protocol: 'tls-passthrough' });
-      this.registry?.track(result.backend.address, result.upstream);
-      result.upstream.write(bytes);
-      tunnel(client, result.upstream, this.idleTimeoutMs);
-    });
+    dial(this.dialHooks, client, backends, first, { route, bytes });
   }
 
   private routeOwnPort(socket: Socket, port: number, hello: ClientHello, bytes: Buffer): void {
