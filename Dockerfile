@@ -16,10 +16,14 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY config ./config
-ENV NODE_ENV=production
-# Configuration by environment: BATON_MARATHON, BATON_REALM, BATON_HTTP, BATON_ADMIN, BATON_DOMAIN,
-# BATON_LOG_LEVEL, BATON_MARATHON_CREDENTIALS, BATON_MARATHON_TOKEN, BATON_ADMIN_TOKEN.
-EXPOSE 80 9090
+# Operator maintenance marks survive restarts here (mount a volume to keep them across containers).
+RUN mkdir -p /var/lib/baton && chown node:node /var/lib/baton
+ENV NODE_ENV=production BATON_STATE_FILE=/var/lib/baton/state.json
+# Configuration by environment: BATON_MARATHON, BATON_MESOS, BATON_REALM, BATON_HTTP, BATON_HTTPS,
+# BATON_CERTS, BATON_SERVICE_BIND, BATON_ADMIN, BATON_DOMAIN, BATON_LOG_LEVEL,
+# BATON_MARATHON_CREDENTIALS, BATON_MARATHON_TOKEN, BATON_ADMIN_TOKEN(_FILE), BATON_STATE_FILE.
+# 80: HTTP (and h2c), 443: HTTPS when BATON_HTTPS=0.0.0.0:443, 9090: admin (loopback unless BATON_ADMIN says otherwise).
+EXPOSE 80 443 9090
 USER node
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
   CMD node -e "fetch('http://127.0.0.1:9090/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
