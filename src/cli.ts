@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startBaton } from './main.js';
 import { createLogger } from './observability/logger.js';
+import { routesCommand } from './routes-command.js';
 
 function readFileIfExists(path: string): string | undefined {
   try {
@@ -14,6 +15,10 @@ function readFileIfExists(path: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'routes') {
+    process.exitCode = await routesCommand(process.argv.slice(3), process.env, (text) => process.stdout.write(text));
+    return;
+  }
   let config;
   try {
     config = loadConfig(process.argv.slice(2), process.env, readFileIfExists);
