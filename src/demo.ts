@@ -1,14 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { startBaton } from './main.js';
 import { createLogger } from './observability/logger.js';
-import { MarathonSim } from './sim/index.js';
+import { MarathonSim, MesosMasterSim, RollingUpgrade, type RollingUpgradeResult } from './sim/index.js';
 
 /**
  * `npm run demo`: baton against the built-in Marathon simulator and a few tiny backends, all on
  * loopback. Ports come from DEMO_HTTP / DEMO_ADMIN (defaults 127.0.0.1:8080 and 127.0.0.1:9090).
  * Every 20 s one task of /shop/web is replaced, so the routing table visibly changes.
+ *
+ * `npm run demo -- --scenario upgrade`: a rolling upgrade of three zones of Mesos agents under
+ * load (see RollingUpgrade), then a summary per phase; exits 0 when no request failed.
  */
 async function backend(name: string): Promise<Server> {
   const server = createServer((req, res) => {
@@ -20,7 +27,7 @@ async function backend(name: string): Promise<Server> {
 
 const portOf = (server: Server) => (server.address() as AddressInfo).port;
 
-async function main(): Promise<void> {
+async function tour(): Promise<void> {
   const sim = new MarathonSim();
   const marathonUrl = await sim.listen(0, '127.0.0.1');
   const servers = await Promise.all(['web-1', 'web-2', 'web-3', 'api-1', 'blog-1', 'echo-1'].map(backend));
@@ -36,7 +43,11 @@ async function main(): Promise<void> {
   sim.startTask('/tools/echo', { host: '127.0.0.1', ports: [portOf(echo1)] });
 
   const config = loadConfig(
-    ['--marathon', marathonUrl, '--http', process.env.DEMO_HTTP ?? '127.0.0.1:8080', '--admin', process.env.DEMO_ADMIN ?? '127.0.0.1:9090', '--log-level', process.env.BATON_LOG_LEVEL ?? 'warn'],
+    [
+      ...['--marathon', marathonUrl, '--http', process.env.DEMO_HTTP ?? '127.0.0.1:8080', '--admin', process.env.DEMO_ADMIN ?? '127.0.0.1:9090'],
+      // Marks tried out in the demo stay out of the working directory.
+      ...['--state-file', join(mkdtempSync(join(tmpdir(), 'baton-demo-')), 'state.json'), '--log-level', process.env.BATON_LOG_LEVEL ?? 'warn'],
+    ],
     {},
     () => undefined,
   );
@@ -78,7 +89,73 @@ Every 20 s one /shop/web task is killed and replaced (watch ${admin}/routes). Ct
   process.on('SIGTERM', () => void stop());
 }
 
-main().catch((err: unknown) => {
+/** The whole upgrade has this long; a stuck step fails it rather than hanging. */
+const UPGRADE_DEADLINE_MS = 120_000;
+
+async function upgrade(): Promise<number> {
+  const marathon = new MarathonSim();
+  const mesos = new MesosMasterSim();
+  const marathonUrl = await marathon.listen(0, '127.0.0.1');
+  await mesos.listen(0, '127.0.0.1');
+  const write = (text: string) => process.stdout.write(text);
+  const scenario = new RollingUpgrade({ marathon, mesos, log: (line) => write(`  ${line}\n`) });
+  await scenario.deploy();
+  const dir = mkdtempSync(join(tmpdir(), 'baton-demo-'));
+  const pollMs = 1000;
+  const config = loadConfig(
+    [
+      ...['--marathon', marathonUrl, '--mesos', mesos.url, '--state-file', join(dir, 'state.json')],
+      ...['--http', process.env.DEMO_HTTP ?? '127.0.0.1:0', '--admin', process.env.DEMO_ADMIN ?? '127.0.0.1:0', '--log-level', process.env.BATON_LOG_LEVEL ?? 'warn'],
+    ],
+    {},
+    (path) => (path === 'config/baton.json' ? JSON.stringify({ mesosPollMs: pollMs }) : undefined),
+  );
+  const baton = await startBaton(config, createLogger(config.logLevel));
+  const http = await baton.http;
+  const proxy = `http://127.0.0.1:${http.port}`;
+  const admin = `http://127.0.0.1:${baton.admin.port}`;
+  write(`
+baton demo, rolling upgrade: Marathon at ${marathonUrl}, Mesos master at ${mesos.url} (polled every ${pollMs} ms)
+baton proxies on ${proxy} (admin ${admin}); load on ${scenario.hosts.join(' and ')}, every 10th request slow.
+Zone by zone: DRAINING in Mesos, wait until baton has the tasks out of service, start replacements
+elsewhere, kill the old tasks, DOWN, UP.
+
+`);
+  const deadline = setTimeout(() => {
+    write(`demo: the upgrade did not finish within ${UPGRADE_DEADLINE_MS / 1000} s\n`);
+    process.exit(1);
+  }, UPGRADE_DEADLINE_MS);
+  const started = Date.now();
+  let result: RollingUpgradeResult;
+  try {
+    result = await scenario.run(proxy, admin);
+  } finally {
+    clearTimeout(deadline);
+    await baton.stop();
+    await scenario.close();
+    await Promise.all([marathon.close(), mesos.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  write(`\n${summary(result)}\n`);
+  const failed = result.phases.reduce((n, p) => n + p.failures, 0);
+  write(`${result.requests} requests in ${((Date.now() - started) / 1000).toFixed(1)} s, ${failed} failed, ${result.late.length} reached a drained task after baton took it out of service\n`);
+  for (const line of [...result.failures, ...result.late]) write(`  ${line}\n`);
+  return failed === 0 && result.late.length === 0 ? 0 : 1;
+}
+
+function summary(result: RollingUpgradeResult): string {
+  const rows = result.phases.map((p) => [p.phase, String(p.requests), String(p.failures)]);
+  const table = [['phase', 'requests', 'failed'], ...rows];
+  return table.map(([phase, requests, failures]) => `  ${phase!.padEnd(10)} ${requests!.padStart(8)} ${failures!.padStart(7)}`).join('\n');
+}
+
+const { values } = parseArgs({ args: process.argv.slice(2), options: { scenario: { type: 'string' } }, strict: true });
+if (values.scenario !== undefined && values.scenario !== 'upgrade') {
+  process.stderr.write(`demo: unknown scenario ${values.scenario}; scenarios: upgrade\n`);
+  process.exit(2);
+}
+const run = values.scenario === 'upgrade' ? upgrade().then((code) => process.exit(code)) : tour();
+run.catch((err: unknown) => {
   process.stderr.write(`demo: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

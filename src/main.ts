@@ -5,11 +5,15 @@ import type { Logger } from 'pino';
 import { createAdminServer } from './admin/server.js';
 import type { Config } from './config/schema.js';
 import { MarathonClient } from './marathon/client.js';
+import { createMesosMetrics } from './mesos/metrics.js';
+import { MesosPoller } from './mesos/poller.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { TableHolder } from './routing/holder.js';
 import { TableBuilder } from './routing/table.js';
 import { ClusterState } from './state/cluster-state.js';
 import { HealthJudge } from './state/health.js';
+import { Maintenance } from './state/maintenance.js';
+import { StateFile } from './state/state-file.js';
 import { DataPath } from './data-path.js';
 
 export interface Baton {
@@ -32,12 +36,37 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
   const metrics = createMetrics();
   const builder = new TableBuilder({ realm: config.realm, domain: config.domain });
   let client: MarathonClient | undefined;
+  const stateFile = new StateFile(config.stateFile, logger);
+  const persisted = stateFile.load();
+  const polled = config.mesos.length > 0;
+  const maintenance = new Maintenance({
+    logger,
+    store: stateFile,
+    // The last Mesos maintenance counts only while Mesos is polled: it is what Mesos said last.
+    initial: polled ? persisted : { nextId: persisted.nextId, marks: persisted.marks },
+    onChange: () => state.rejudge(),
+  });
   const state = new ClusterState({
     judge: new HealthJudge(config.healthCacheSize),
     logger,
     onChange: () => tables.schedule(),
     onRefetch: (appIds) => client?.refetch(appIds),
+    maintenance,
   });
+  const mesos = polled
+    ? new MesosPoller({
+        urls: config.mesos,
+        pollMs: config.mesosPollMs,
+        logger,
+        metrics: createMesosMetrics(metrics.registry),
+        onMachines: (machines) => maintenance.setMesos(machines),
+      })
+    : undefined;
+  const mesosStatus = () => {
+    const { draining, down, at } = maintenance.mesosMachines();
+    if (!mesos) return { enabled: false };
+    return { enabled: true, urls: mesos.urls, ...mesos.status(), draining: draining.length, down: down.length, ...(at !== undefined && { knownAt: at }) };
+  };
   const tables = new TableHolder({
     build: (version) => builder.build(state.views(), version),
     coalesceMs: config.coalesceMs,
@@ -87,6 +116,28 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
       const after = marathon.status();
       if (after.lastSyncAt === before) throw new Error(after.lastError ?? 're-sync did not complete');
     },
+    maintenance: {
+      view: () => {
+        const { draining, down } = maintenance.mesosMachines();
+        return {
+          mesos: { ...mesosStatus(), draining, down },
+          marks: maintenance.listMarks(),
+          outOfService: state.outOfService(),
+          stateFile: stateFile.status(),
+        };
+      },
+      // The answer waits for the table: once the operator has it, no new request reaches what the mark names.
+      add: async (mark) => {
+        const result = await maintenance.addMark(mark);
+        tables.rebuildNow();
+        return result;
+      },
+      remove: async (id) => {
+        const result = await maintenance.deleteMark(id);
+        tables.rebuildNow();
+        return result;
+      },
+    },
     health: () => {
       const table = tables.current;
       const status = marathon.status();
@@ -103,6 +154,8 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
             disabled: table.disabled.length,
           },
           cluster: state.counts(),
+          mesos: mesosStatus(),
+          maintenance: { marks: maintenance.listMarks().length, outOfService: state.outOfService().length, stateFile: stateFile.status() },
         },
       };
     },
@@ -110,6 +163,7 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
   await listen(admin, config.admin.host, config.admin.port);
   logger.info({ admin: address(admin) }, 'admin API listening');
   marathon.start();
+  mesos?.start();
 
   const entries = firstSync.then(async () => {
     const addresses = await dataPath.listen();
@@ -127,7 +181,8 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     metrics,
     async stop() {
       tables.close();
-      await marathon.stop();
+      maintenance.close();
+      await Promise.all([marathon.stop(), mesos?.stop(), stateFile.idle()]);
       await Promise.all([dataPath.close(), closeServer(admin)]);
     },
   };

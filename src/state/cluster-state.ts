@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { HealthJudge } from './health.js';
-import type { AppDef, AppSnapshot, AppView, MarathonChange, TaskDef } from './model.js';
+import type { AppDef, AppSnapshot, AppView, MarathonChange, TaskDef, TaskView } from './model.js';
 
 /** Mesos states after which a task never runs again: it leaves the model. */
 const TERMINAL = new Set(['TASK_KILLED', 'TASK_FAILED', 'TASK_FINISHED', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR']);
@@ -29,6 +29,22 @@ interface AppEntry {
   readonly tasks: Map<string, TaskDef>;
   /** Cached view for the table builder; dropped whenever the entry changes. */
   view?: AppView;
+  /** Maintenance reasons of the entry's tasks as last judged (view built or maintenance changed), by instance key. */
+  outOfService?: ReadonlyMap<string, string>;
+}
+
+/** What takes a task out of service for maintenance (see Maintenance). */
+export interface MaintenanceRules {
+  reasonFor(task: TaskDef): string | undefined;
+}
+
+/** A task maintenance keeps out of service, as `GET /maintenance` lists it. */
+export interface OutOfServiceTask {
+  readonly taskId: string;
+  readonly appId: string;
+  readonly host: string;
+  readonly zone?: string;
+  readonly reason: string;
 }
 
 export interface ClusterStateOptions {
@@ -38,6 +54,8 @@ export interface ClusterStateOptions {
   readonly onChange: () => void;
   /** Called with apps whose current state only a re-fetch can tell. */
   readonly onRefetch: (appIds: string[]) => void;
+  /** Mesos maintenance and operator marks; a task they name is never routable. */
+  readonly maintenance?: MaintenanceRules;
 }
 
 /**
@@ -78,9 +96,50 @@ export class ClusterState {
 
   views(): AppView[] {
     const out: AppView[] = [];
+    for (const entry of this.apps.values()) out.push((entry.view ??= this.viewOf(entry)));
+    return out;
+  }
+
+  /**
+   * Maintenance changed: every app with a task whose maintenance reason differs from the one it
+   * was last judged with loses its cached view, and one `onChange` follows if any did. A task
+   * going out of service also loses its last-known health verdict: when it comes back it is
+   * judged on fresh health results, not on what was true before the maintenance.
+   */
+  rejudge(): void {
+    const rules = this.opts.maintenance;
+    if (rules === undefined) return;
+    let changed = false;
     for (const entry of this.apps.values()) {
-      entry.view ??= { app: entry.app, tasks: [...entry.tasks.values()].map((t) => this.opts.judge.judge(entry.app, t)) };
-      out.push(entry.view);
+      const outOfService = new Map<string, string>();
+      let differs = false;
+      for (const task of entry.tasks.values()) {
+        const reason = rules.reasonFor(task);
+        const before = entry.outOfService?.get(task.instanceKey);
+        if (reason !== undefined) outOfService.set(task.instanceKey, reason);
+        if (reason === before) continue;
+        differs = true;
+        if (before === undefined) this.opts.judge.forget(task.instanceKey);
+      }
+      if (differs) {
+        entry.view = undefined;
+        entry.outOfService = outOfService;
+        changed = true;
+      }
+    }
+    if (changed) this.opts.onChange();
+  }
+
+  /** Tasks maintenance keeps out of service right now, with the reason. */
+  outOfService(): OutOfServiceTask[] {
+    const out: OutOfServiceTask[] = [];
+    for (const entry of this.apps.values()) {
+      entry.view ??= this.viewOf(entry);
+      for (const task of entry.tasks.values()) {
+        const reason = entry.outOfService?.get(task.instanceKey);
+        if (reason === undefined) continue;
+        out.push({ taskId: task.id, appId: task.appId, host: task.host, ...(task.zone !== undefined && { zone: task.zone }), reason });
+      }
     }
     return out;
   }
@@ -89,6 +148,20 @@ export class ClusterState {
     let tasks = 0;
     for (const entry of this.apps.values()) tasks += entry.tasks.size;
     return { apps: this.apps.size, tasks };
+  }
+
+  private viewOf(entry: AppEntry): AppView {
+    const rules = this.opts.maintenance;
+    const outOfService = new Map<string, string>();
+    const tasks = [...entry.tasks.values()].map((task): TaskView => {
+      const view = this.opts.judge.judge(entry.app, task);
+      const reason = rules?.reasonFor(task);
+      if (reason === undefined) return view;
+      outOfService.set(task.instanceKey, reason);
+      return { task, health: view.health, routable: false, why: reason };
+    });
+    entry.outOfService = outOfService;
+    return { app: entry.app, tasks };
   }
 
   private entryFrom(snapshot: AppSnapshot): AppEntry {

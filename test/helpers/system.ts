@@ -2,6 +2,9 @@
  * A whole baton on loopback for system tests: the Marathon simulator, baton wired exactly as
  * the CLI wires it (ports 0), its JSON log lines captured, and a client that sets Host.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config/load.js';
@@ -47,8 +50,11 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     },
   });
   const urls = opts.marathonUrls?.(sim) ?? [sim.url];
+  // Every system keeps its maintenance marks to itself.
+  const stateDir = mkdtempSync(join(tmpdir(), 'baton-state-'));
+  const stateFile = join(stateDir, 'state.json');
   const config = loadConfig(
-    ['--marathon', urls.join(','), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug', ...(opts.flags ?? [])],
+    ['--marathon', urls.join(','), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'debug', '--state-file', stateFile, ...(opts.flags ?? [])],
     opts.env ?? {},
     // A short shutdown grace: tests close baton while their own tunnels are still open.
     (path) => (path === 'config/baton.json' ? JSON.stringify({ shutdownGraceMs: 200, ...opts.file }) : undefined),
@@ -80,6 +86,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     async close() {
       await baton.stop();
       await sim.close();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

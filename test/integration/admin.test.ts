@@ -69,7 +69,7 @@ describe('admin API', () => {
 
   it('answers 404 for unknown paths and 405 with Allow for wrong methods', async () => {
     const s = await start();
-    expect(await s.admin('/nope')).toMatchObject({ status: 404, json: { endpoints: ['/health', '/routes', '/metrics', '/resync'] } });
+    expect(await s.admin('/nope')).toMatchObject({ status: 404, json: { endpoints: ['/health', '/routes', '/metrics', '/resync', '/maintenance', '/maintenance/{id}'] } });
     const res = await fetch(`${s.adminUrl}/resync`);
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
