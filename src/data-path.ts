@@ -15,12 +15,19 @@ import { TlsPassthrough } from './proxy/tls/passthrough.js';
 import { UdpProxy } from './proxy/udp.js';
 import type { RoutingTable, TableSource } from './routing/types.js';
 import { H2cSessions } from './upstream/h2c-sessions.js';
-import { UpstreamRegistry } from './upstream/registry.js';
+import { backendPolicies, UpstreamRegistry, type BackendView } from './upstream/registry.js';
+
+/** `/routes` run-time data: the listeners and certificates, and the live state of each backend that has had traffic. */
+export interface DataPathStatus extends RuntimeStatus {
+  /** By backend address: breaker state, requests and connections in flight, latency average (ms). */
+  readonly backends: Readonly<Record<string, BackendView>>;
+}
 
 /**
  * Everything on the data path, built from the config around one table source: the HTTP entry
  * point (HTTP/1.1 and h2c), the optional HTTPS entry point (TLS, h2, passthrough by SNI), the
- * service-port listeners (TCP, UDP, TLS on its own port) and the backend registry they share.
+ * service-port listeners (TCP, UDP, TLS on its own port) and the backend registry they share
+ * (breakers, balancing, retries).
  */
 export class DataPath {
   private readonly upstreams: UpstreamRegistry;
@@ -37,7 +44,16 @@ export class DataPath {
     metrics: Metrics,
   ) {
     const { upstream, server } = config;
-    this.upstreams = new UpstreamRegistry({ ...upstream, drainMs: config.drainMs });
+    this.upstreams = new UpstreamRegistry({
+      logger,
+      metrics,
+      connectTimeoutMs: upstream.connectTimeoutMs,
+      keepAliveTimeoutMs: upstream.keepAliveTimeoutMs,
+      connections: upstream.connections,
+      drainMs: config.drainMs,
+      breaker: config.breaker,
+      retries: config.retries,
+    });
     this.h2cSessions = new H2cSessions(logger, { connectTimeoutMs: upstream.connectTimeoutMs });
     const handlers = createHttpHandlers({
       tables,
@@ -86,9 +102,9 @@ export class DataPath {
 
   /** A new table is live: release backends that left, follow its service ports and certificates. */
   onSwap(table: RoutingTable): void {
-    const addresses = backendAddresses(table);
-    this.upstreams.retain(addresses);
-    this.h2cSessions.retain(addresses);
+    const policies = backendPolicies(table);
+    this.upstreams.retain(policies);
+    this.h2cSessions.retain(policies);
     this.services.reconcile(table);
     this.certs?.setExtraFiles(table.certificates);
   }
@@ -102,8 +118,8 @@ export class DataPath {
     return { http, https: await listen(this.https.server, this.config.https.host, this.config.https.port) };
   }
 
-  runtime(): RuntimeStatus {
-    return { listeners: this.services.status(), ...(this.certs && { certificates: this.certs.status() }) };
+  runtime(): DataPathStatus {
+    return { listeners: this.services.status(), ...(this.certs && { certificates: this.certs.status() }), backends: this.upstreams.snapshot() };
   }
 
   /**
@@ -120,14 +136,6 @@ export class DataPath {
     this.plain.closeAllConnections();
     await Promise.all([closed, upstreamsClosed]);
   }
-}
-
-function backendAddresses(table: RoutingTable): Set<string> {
-  const addresses = new Set<string>();
-  for (const routes of [table.routes, table.portRoutes, table.tlsRoutes]) {
-    for (const route of routes) for (const backend of route.backends) addresses.add(backend.address);
-  }
-  return addresses;
 }
 
 async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

@@ -28,6 +28,12 @@ export interface Metrics {
   readonly udpFlows: Gauge;
   /** Routes a bad label or a conflict disabled in the live table. */
   readonly tableDisabledRoutes: Gauge;
+  /** Backend circuit breakers not closed (open, or half-open waiting for their probe). */
+  readonly backendBreakersOpen: Gauge;
+  /** Breaker transitions, by the state entered: `open`, `half-open`, `closed`. */
+  readonly backendBreakerTransitions: Counter<'to'>;
+  /** Requests and connections sent to another backend after a failure, by `reason`: `connect` or `reset`. */
+  readonly upstreamRetries: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -48,5 +54,8 @@ export function createMetrics(): Metrics {
     listenerErrors: new Counter({ name: 'baton_listener_errors_total', help: 'Service-port listeners that could not be opened', labelNames: ['protocol'], registers }),
     udpFlows: new Gauge({ name: 'baton_udp_flows', help: 'UDP client flows tracked', registers }),
     tableDisabledRoutes: new Gauge({ name: 'baton_table_disabled_routes', help: 'Routes disabled by a bad label or a conflict', registers }),
+    backendBreakersOpen: new Gauge({ name: 'baton_backend_breakers_open', help: 'Backend circuit breakers open or half-open', registers }),
+    backendBreakerTransitions: new Counter({ name: 'baton_backend_breaker_transitions_total', help: 'Backend circuit breaker transitions, by state entered', labelNames: ['to'], registers }),
+    upstreamRetries: new Counter({ name: 'baton_upstream_retries_total', help: 'Requests and connections retried on another backend, by reason (connect, reset)', labelNames: ['reason'], registers }),
   };
 }

@@ -1,5 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import type { Backend } from '../routing/types.js';
+import { performance } from 'node:perf_hooks';
+import type { Backend, HttpRoute, PortRoute, TlsRoute } from '../routing/types.js';
+import type { BackendState } from '../upstream/backend-state.js';
+import type { UpstreamRegistry } from '../upstream/registry.js';
 
 /**
  * What one kind of connection (raw TCP, TLS passthrough, WebSocket) does with each outcome of a
@@ -7,36 +10,46 @@ import type { Backend } from '../routing/types.js';
  * per-connection value (its route, the bytes already read), handed back to every hook.
  */
 export interface DialHooks<T> {
-  /** Time a backend has to accept before the next is tried; 0 = no limit. */
+  /** Backend choice (the route's picker over breakers and load), connection tracking, retries. */
+  readonly upstreams: UpstreamRegistry;
+  /** Time a backend has to accept before the next is tried, unless the route's `policy.timeouts.connectMs` says otherwise; 0 = no limit. */
   readonly connectTimeoutMs: number;
   /**
-   * A backend accepted. The dialer has taken its listeners off both sockets and left the client
-   * paused: the caller owns both now (typically it writes what it buffered, then tunnels).
+   * A backend accepted. The dialer has taken its listeners off both sockets, left the client
+   * paused, and handed the backend connection to the registry (it counts in flight until it
+   * closes, and drains when the backend leaves): the caller owns both now (typically it writes
+   * what it buffered, then tunnels).
    */
   connected(client: Socket, upstream: Socket, backend: Backend, data: T): void;
   /**
-   * `backend` refused or failed (`err`), or did not accept within `connectTimeoutMs` (`err`
+   * `backend` refused or failed (`err`), or did not accept within the connect timeout (`err`
    * undefined). Its socket is already destroyed; the next backend is dialled after this returns.
    */
   failed?(backend: Backend, err: Error | undefined, data: T): void;
   /**
-   * No backend accepted. `tried` is how many were dialled, `last` describes the last failure
-   * ("host:port: reason"). The client is still open and paused but no longer watched: the caller
-   * answers or closes it, and gives it an error listener if it stays open.
+   * No backend accepted: `tried` were dialled (0: the picker had none to offer, every breaker
+   * being open) and `last` describes the last failure ("host:port: reason"). The client is still
+   * open and paused but no longer watched: the caller answers or closes it, and gives it an error
+   * listener if it stays open.
    */
   exhausted(client: Socket, data: T, tried: number, last: string): void;
 }
 
+/** A route a connection can be dialled for. */
+export type DialRoute = PortRoute | TlsRoute | HttpRoute;
+
 /**
- * Connects `client` to the first of `backends` that accepts, starting at index `first` and
- * trying each at most once: a backend that refuses, fails or does not accept within the
- * connect timeout is skipped for the next. The client is paused meanwhile, so it cannot make
- * baton buffer; if it closes or fails first, the pending backend connection is destroyed and no
- * hook runs again. A client socket that never started reading (a `pauseOnConnect` listener) does
- * not see its peer's reset until it reads, that is once a backend accepted and `tunnel` pipes it.
+ * Connects `client` to a backend of `route`: the route's picker chooses (`clientAddress` for
+ * source hashing, `stickyId` for a sticky cookie; a backend whose breaker is open is skipped), and a backend that refuses, fails
+ * or does not accept within the connect timeout is reported to its breaker and replaced by the
+ * picker's next choice, each tried at most once, up to the registry's `retries` extra attempts.
+ * The client is paused meanwhile, so it cannot make baton buffer; if it closes or fails first,
+ * the pending backend connection is destroyed and no hook runs again. A client socket that never
+ * started reading (a `pauseOnConnect` listener) does not see its peer's reset until it reads,
+ * that is once a backend accepted and `tunnel` pipes it.
  */
-export function dial<T>(hooks: DialHooks<T>, client: Socket, backends: readonly Backend[], first: number, data: T): void {
-  new Dial(hooks, client, backends, first, data).next();
+export function dial<T>(hooks: DialHooks<T>, client: Socket, route: DialRoute, clientAddress: string, data: T, stickyId?: string): void {
+  new Dial(hooks, client, route, clientAddress, data, stickyId).next();
 }
 
 function ignore(): void {}
@@ -47,36 +60,50 @@ function ignore(): void {}
  */
 class Dial<T> {
   private tried = 0;
+  /** Addresses tried already (only after a failure). */
+  private exclude: Set<string> | undefined;
   private upstream: Socket | undefined;
   private backend: Backend | undefined;
+  private state: BackendState | undefined;
+  private probe = false;
+  private startedAt = 0;
   private lastError: Error | undefined;
+  private readonly connectTimeoutMs: number;
 
   constructor(
     private readonly hooks: DialHooks<T>,
     private readonly client: Socket,
-    private readonly backends: readonly Backend[],
-    private readonly first: number,
+    private readonly route: DialRoute,
+    private readonly clientAddress: string,
     private readonly data: T,
+    private readonly stickyId: string | undefined,
   ) {
+    this.connectTimeoutMs = route.policy.timeouts?.connectMs ?? hooks.connectTimeoutMs;
     client.pause();
     client.on('error', this.onClientGone);
     client.on('close', this.onClientGone);
   }
 
-  /** Dials the next backend not tried yet, or hands the client back when none is left. */
+  /** Dials the picker's next backend, or hands the client back when there is none or no retry left. */
   next(): void {
     // Destroyed but its 'close' not emitted yet: onClientGone will end the dial.
     if (this.client.destroyed) return;
-    if (this.tried === this.backends.length) {
+    const { upstreams } = this.hooks;
+    const backend = this.tried > upstreams.retries ? undefined : upstreams.pick(this.route, this.clientAddress, this.stickyId, this.exclude);
+    if (backend === undefined) {
       this.exhausted();
       return;
     }
-    const backend = this.backends[(this.first + this.tried) % this.backends.length] as Backend;
+    if (this.tried > 0) upstreams.retried('connect');
     this.tried += 1;
     this.backend = backend;
+    const state = upstreams.backend(backend.address);
+    this.state = state;
+    this.probe = state.begin();
+    this.startedAt = performance.now();
     // `timeout` arms the socket's inactivity timer before connecting: with no traffic yet, it is
     // the connect timeout. It is switched off once connected.
-    const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true, timeout: this.hooks.connectTimeoutMs });
+    const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true, timeout: this.connectTimeoutMs });
     this.upstream = upstream;
     upstream.once('connect', this.onConnect);
     upstream.once('timeout', this.onTimeout);
@@ -84,17 +111,22 @@ class Dial<T> {
   }
 
   private readonly onConnect = (): void => {
-    const { upstream, backend, client } = this;
-    if (upstream === undefined || backend === undefined) return;
+    const { upstream, backend, state, client } = this;
+    if (upstream === undefined || backend === undefined || state === undefined) return;
     if (client.destroyed) {
       // Destroyed before its 'close' was emitted: onClientGone will find nothing to drop.
-      this.drop(upstream);
+      this.drop(upstream, false);
       return;
     }
     this.detach(upstream);
     this.upstream = undefined;
+    this.state = undefined;
     this.release();
     upstream.setTimeout(0);
+    state.sample(performance.now() - this.startedAt);
+    state.breaker.succeeded(this.probe);
+    // The attempt's in-flight count now belongs to the connection, until it closes.
+    this.hooks.upstreams.track(state, upstream);
     this.hooks.connected(client, upstream, backend, this.data);
   };
 
@@ -109,8 +141,9 @@ class Dial<T> {
   private failed(err: Error | undefined): void {
     const { upstream, backend } = this;
     if (upstream === undefined || backend === undefined) return;
-    this.drop(upstream);
+    this.drop(upstream, true);
     this.lastError = err;
+    (this.exclude ??= new Set()).add(backend.address);
     this.hooks.failed?.(backend, err, this.data);
     this.next();
   }
@@ -118,7 +151,7 @@ class Dial<T> {
   private exhausted(): void {
     this.release();
     const { backend, lastError } = this;
-    const last = backend === undefined ? 'no backend' : `${backend.address}: ${lastError?.message ?? `no connection within ${this.hooks.connectTimeoutMs} ms`}`;
+    const last = backend === undefined ? 'no backend available' : `${backend.address}: ${lastError?.message ?? `no connection within ${this.connectTimeoutMs} ms`}`;
     this.hooks.exhausted(this.client, this.data, this.tried, last);
   }
 
@@ -128,7 +161,7 @@ class Dial<T> {
     this.release();
     // An error is followed by 'close'; nothing of the dial listens any more.
     client.on('error', ignore);
-    if (upstream !== undefined) this.drop(upstream);
+    if (upstream !== undefined) this.drop(upstream, false);
     client.destroy();
   };
 
@@ -138,12 +171,19 @@ class Dial<T> {
     this.client.removeListener('close', this.onClientGone);
   }
 
-  private drop(upstream: Socket): void {
+  /** Abandons the pending attempt; `backendFailed`: its breaker counts a failure (else the probe, if it was one, is given back). */
+  private drop(upstream: Socket, backendFailed: boolean): void {
     this.detach(upstream);
     this.upstream = undefined;
     // Nothing reads a dropped socket's errors any more; they must not become uncaught.
     upstream.on('error', ignore);
     upstream.destroy();
+    const state = this.state;
+    if (state === undefined) return;
+    this.state = undefined;
+    if (backendFailed) state.breaker.failed(this.probe);
+    else state.breaker.abandoned(this.probe);
+    state.end();
   }
 
   private detach(upstream: Socket): void {

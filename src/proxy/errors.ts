@@ -9,9 +9,13 @@ import type { Metrics } from '../observability/metrics.js';
 export const PROXY_ERRORS = {
   'no-route': { status: 404, explanation: 'No route matches the Host header and path of the request.' },
   'no-healthy-backend': { status: 503, explanation: 'The route exists but has no backend that may receive requests.' },
+  'all-backends-open': {
+    status: 503,
+    explanation: 'Every backend of the route has its circuit breaker open after recent failures; baton answers at once until one recovers.',
+  },
   'upstream-connect': { status: 502, explanation: 'The backend could not be reached: connection refused, unreachable or connect timeout.' },
   'upstream-reset': { status: 502, explanation: 'The backend closed or reset the connection before sending a full response.' },
-  'upstream-timeout': { status: 504, explanation: 'The backend sent no response headers in time, or its response body stalled.' },
+  'upstream-timeout': { status: 504, explanation: 'The backend sent no response headers in time, its response body stalled, or the whole request took longer than the total timeout.' },
   'bad-request': { status: 400, explanation: 'The request was malformed, its headers too large, or it cannot be forwarded as sent.' },
   'upstream-protocol': { status: 502, explanation: 'The backend sent a response that is not valid HTTP or cannot be relayed.' },
   'request-timeout': { status: 408, explanation: 'The client did not send the complete request in time.' },

@@ -1,8 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
+import type { Backend, HttpRoute } from '../routing/types.js';
+import type { BackendState } from '../upstream/backend-state.js';
+import { stickySetCookie } from '../upstream/sticky.js';
 import { sendProxyError, sendStreamError, type ProxyErrorCode } from './errors.js';
-import type { ProxyContext, ProxyResponse } from './exchange.js';
+import type { ProxyResponse } from './exchange.js';
+import type { ProxyContext } from './upstream-exchange.js';
 import { relayedResponseHeaders } from './h2-headers.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
@@ -38,11 +43,19 @@ function onWantTrailers(this: Tagged): void {
   (this[CALL] as H2ClientCall | undefined)?.sendTrailers();
 }
 
+/** Errors that say something about the backend (the others are the client's: a bad request). */
+function backendFault(code: ProxyErrorCode): boolean {
+  return code === 'upstream-connect' || code === 'upstream-reset' || code === 'upstream-timeout' || code === 'upstream-protocol';
+}
+
 /**
- * One request to an h2c backend over its shared session (src/upstream/h2c-sessions.ts): headers
- * with a timeout, request body piped in, response piped back (pipe keeps backpressure both
- * ways), trailers relayed. A client that leaves cancels the upstream stream; a backend that
- * resets or stalls gets the client an error response, or a broken one once the response began.
+ * One request to an h2c backend over its shared session (src/upstream/h2c-sessions.ts): the
+ * backend from the route's picker, headers with a timeout, request body piped in, response piped
+ * back (pipe keeps backpressure both ways), trailers relayed. A client that leaves cancels the
+ * upstream stream; a backend that resets or stalls gets the client an error response, or a broken
+ * one once the response began. A request without a body whose backend cannot be reached goes to
+ * another (a body is piped into the first stream at once, so it cannot be sent again). The
+ * registry hears of each attempt as for HTTP/1.1 backends (upstream-exchange.ts).
  * The two subclasses are the two kinds of client.
  */
 abstract class H2cCall {
@@ -60,12 +73,29 @@ abstract class H2cCall {
   private settled = false;
   private failure: Error | null = null;
   private timedOut = false;
+  private headers: OutgoingHttpHeaders = {};
+  private body: Readable | null = null;
+  private backend: Backend | null = null;
+  private state: BackendState | null = null;
+  private probe = false;
+  private judged = false;
+  private startedAt = 0;
+  private attempts = 0;
+  private tried: Set<string> | undefined = undefined;
 
   constructor(
     protected readonly ctx: ProxyContext,
-    protected readonly address: string,
+    private readonly route: HttpRoute,
+    private readonly client: string,
+    private readonly stickyId: string | undefined,
+    private readonly encrypted: boolean,
     protected readonly hsts: boolean,
   ) {}
+
+  /** The backend of the current attempt, for logs. */
+  protected get address(): string {
+    return this.backend?.address ?? '';
+  }
 
   /** Relays the response head to the client; may throw for headers the client side refuses. */
   protected abstract respond(status: number, headers: OutgoingHttpHeaders): void;
@@ -74,24 +104,47 @@ abstract class H2cCall {
   protected abstract fail(code: ProxyErrorCode): void;
 
   protected send(headers: OutgoingHttpHeaders, body: Readable | null): void {
+    this.headers = headers;
+    this.body = body;
+    this.attempt(null);
+  }
+
+  /** Sends the request to the next backend the picker gives; with none, the last error or all-backends-open. */
+  private attempt(lastCode: ProxyErrorCode | null): void {
+    const { upstreams, h2cSessions } = this.ctx;
+    const backend = upstreams.pick(this.route, this.client, this.stickyId, this.tried);
+    if (backend === undefined) {
+      this.settle(lastCode ?? 'all-backends-open');
+      return;
+    }
+    const address = backend.address;
     let session: ClientHttp2Session;
     try {
-      session = this.ctx.h2cSessions.get(this.address);
+      session = h2cSessions.get(address, upstreams.connectTimeoutFor(address));
     } catch (err) {
       // Only an address that is none gets here: a table bug, not the client's fault.
-      this.ctx.logger.error({ err, backend: this.address }, 'cannot open an h2c session to backend');
+      this.ctx.logger.error({ err, backend: address }, 'cannot open an h2c session to backend');
       this.settle('upstream-connect');
       return;
     }
     let upstream: ClientHttp2Stream & Tagged;
     try {
-      upstream = session.request(headers, { endStream: body === null, signal: this.cancel.signal });
+      upstream = session.request(this.headers, { endStream: this.body === null, signal: this.cancel.signal });
     } catch (err) {
       // The session is going away, or (anything else) a header of the client's that HTTP/2 refuses.
       const code = (err as NodeJS.ErrnoException).code;
       this.settle(code === 'ERR_HTTP2_INVALID_SESSION' || code === 'ERR_HTTP2_GOAWAY_SESSION' ? 'upstream-connect' : 'bad-request');
       return;
     }
+    this.backend = backend;
+    const state = upstreams.backend(address);
+    this.state = state;
+    this.judged = false;
+    this.failure = null;
+    this.timedOut = false;
+    this.attempts += 1;
+    this.probe = state.begin();
+    this.startedAt = performance.now();
     this.upstream = upstream;
     upstream[CALL] = this;
     upstream.on('response', onUpstreamResponse);
@@ -100,16 +153,22 @@ abstract class H2cCall {
     upstream.on('error', onUpstreamError);
     upstream.on('timeout', onUpstreamTimeout);
     upstream.on('close', onUpstreamClose);
-    upstream.setTimeout(this.ctx.headersTimeoutMs);
-    if (body !== null) body.pipe(upstream);
+    upstream.setTimeout(this.route.policy.timeouts?.headersMs ?? this.ctx.headersTimeoutMs);
+    if (this.body !== null) this.body.pipe(upstream);
   }
 
   response(headers: IncomingHttpHeaders): void {
     const upstream = this.upstream as ClientHttp2Stream;
     if (this.settled) return;
-    upstream.setTimeout(this.ctx.bodyTimeoutMs);
+    const status = Number(headers[':status']);
+    this.judged = true;
+    this.state?.breaker.answered(status, this.probe);
+    upstream.setTimeout(this.route.policy.timeouts?.bodyMs ?? this.ctx.bodyTimeoutMs);
+    const relayed = relayedResponseHeaders(headers, this.hsts);
+    const backend = this.backend as Backend;
+    if (this.route.policy.sticky && backend.id !== this.stickyId) addSetCookie(relayed, stickySetCookie(backend.id, this.encrypted, this.route.path));
     try {
-      this.respond(Number(headers[':status']), relayedResponseHeaders(headers, this.hsts));
+      this.respond(status, relayed);
     } catch (err) {
       this.ctx.logger.debug({ backend: this.address, reason: (err as Error).message }, 'h2c backend response cannot be relayed');
       this.settle('upstream-protocol');
@@ -139,22 +198,43 @@ abstract class H2cCall {
 
   /** The upstream stream is closed: fine after a complete response, a failure otherwise. */
   upstreamClosed(): void {
-    if (this.settled || (this.responded && this.ended)) return;
+    if (this.responded && this.ended) {
+      this.finish(true);
+      return;
+    }
+    if (this.settled) {
+      this.finish(false);
+      return;
+    }
     let code: ProxyErrorCode = this.timedOut ? 'upstream-timeout' : 'upstream-reset';
     let expected = true;
     if (!this.timedOut && this.failure !== null) ({ code, expected } = classifyUpstreamError(this.failure));
-    if (expected) {
-      const reason = this.timedOut ? 'timeout' : (this.failure?.message ?? 'stream closed early');
-      this.ctx.logger.debug({ backend: this.address, code, reason }, 'h2c request failed');
-    } else {
-      this.ctx.logger.error({ backend: this.address, code, err: this.failure }, 'h2c request failed unexpectedly');
+    const reason = this.timedOut ? 'timeout' : (this.failure?.message ?? 'stream closed early');
+    if (!this.judged && code === 'upstream-connect' && this.body === null && this.attempts <= this.ctx.upstreams.retries) {
+      this.state?.breaker.failed(this.probe);
+      this.finish(false);
+      this.ctx.logger.debug({ backend: this.address, code, reason }, 'h2c request failed; trying another backend');
+      this.ctx.upstreams.retried('connect');
+      (this.tried ??= new Set()).add(this.address);
+      (this.upstream as Tagged)[CALL] = undefined;
+      this.attempt(code);
+      return;
     }
+    if (!this.judged) {
+      if (backendFault(code)) this.state?.breaker.failed(this.probe);
+      else this.state?.breaker.abandoned(this.probe);
+    }
+    this.finish(false);
+    if (expected) this.ctx.logger.debug({ backend: this.address, code, reason }, 'h2c request failed');
+    else this.ctx.logger.error({ backend: this.address, code, err: this.failure }, 'h2c request failed unexpectedly');
     this.settle(code);
   }
 
   clientClosed(): void {
     if (this.settled) return;
     this.settled = true;
+    if (!this.judged) this.state?.breaker.abandoned(this.probe);
+    this.finish(false);
     if (this.upstream !== null && !this.upstream.closed) this.cancel.abort();
   }
 
@@ -162,17 +242,37 @@ abstract class H2cCall {
     this.settled = true;
     this.fail(code);
   }
+
+  /** Tells the registry the current attempt ended (`completed`: with a whole response, so its duration counts). */
+  private finish(completed: boolean): void {
+    const state = this.state;
+    if (state === null) return;
+    this.state = null;
+    if (completed) state.sample(performance.now() - this.startedAt);
+    state.end();
+  }
+}
+
+/** Adds a Set-Cookie field to a response header object, after any the backend sent. */
+function addSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
+  const seen = headers['set-cookie'];
+  if (seen === undefined) headers['set-cookie'] = cookie;
+  else if (Array.isArray(seen)) headers['set-cookie'] = [...seen, cookie];
+  else headers['set-cookie'] = [String(seen), cookie];
 }
 
 /** An HTTP/1.1 client of an h2c backend. Trailers go out when node sends the body chunked. */
 class H1ClientCall extends H2cCall {
   constructor(
     ctx: ProxyContext,
-    address: string,
+    route: HttpRoute,
+    client: string,
+    stickyId: string | undefined,
+    encrypted: boolean,
     hsts: boolean,
     private readonly res: ProxyResponse & Tagged,
   ) {
-    super(ctx, address, hsts);
+    super(ctx, route, client, stickyId, encrypted, hsts);
   }
 
   start(req: IncomingMessage, headers: OutgoingHttpHeaders, hasBody: boolean): void {
@@ -206,11 +306,14 @@ class H1ClientCall extends H2cCall {
 class H2ClientCall extends H2cCall {
   constructor(
     ctx: ProxyContext,
-    address: string,
+    route: HttpRoute,
+    client: string,
+    stickyId: string | undefined,
+    encrypted: boolean,
     hsts: boolean,
     private readonly stream: ServerHttp2Stream & Tagged,
   ) {
-    super(ctx, address, hsts);
+    super(ctx, route, client, stickyId, encrypted, hsts);
   }
 
   start(headers: OutgoingHttpHeaders): void {
@@ -244,20 +347,35 @@ class H2ClientCall extends H2cCall {
   }
 }
 
-/** Forwards an HTTP/1.1 request to the h2c backend `address`; `headers` are the HTTP/2 request headers. */
+/**
+ * Forwards an HTTP/1.1 request to an h2c backend of `route`; `headers` are the HTTP/2 request
+ * headers, `stickyId` the backend its sticky cookie names.
+ */
 export function forwardH1ToH2c(
   ctx: ProxyContext,
   req: IncomingMessage,
   res: ProxyResponse,
-  address: string,
+  route: HttpRoute,
+  client: string,
+  stickyId: string | undefined,
+  encrypted: boolean,
   hsts: boolean,
   headers: OutgoingHttpHeaders,
   hasBody: boolean,
 ): void {
-  new H1ClientCall(ctx, address, hsts, res).start(req, headers, hasBody);
+  new H1ClientCall(ctx, route, client, stickyId, encrypted, hsts, res).start(req, headers, hasBody);
 }
 
-/** Forwards an HTTP/2 stream to the h2c backend `address`; its body follows unless END_STREAM came with the headers. */
-export function forwardH2ToH2c(ctx: ProxyContext, stream: ServerHttp2Stream, address: string, hsts: boolean, headers: OutgoingHttpHeaders): void {
-  new H2ClientCall(ctx, address, hsts, stream).start(headers);
+/** Forwards an HTTP/2 stream to an h2c backend of `route`; its body follows unless END_STREAM came with the headers. */
+export function forwardH2ToH2c(
+  ctx: ProxyContext,
+  stream: ServerHttp2Stream,
+  route: HttpRoute,
+  client: string,
+  stickyId: string | undefined,
+  encrypted: boolean,
+  hsts: boolean,
+  headers: OutgoingHttpHeaders,
+): void {
+  new H2ClientCall(ctx, route, client, stickyId, encrypted, hsts, stream).start(headers);
 }

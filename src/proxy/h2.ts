@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { readStickyCookie } from '../upstream/sticky.js';
 import { sendStreamError } from './errors.js';
-import { nextBackend, type ProxyContext } from './exchange.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders } from './forwarded.js';
 import { forwardH2ToH2c } from './h2-backend.js';
 import { H2Exchange } from './h2-exchange.js';
 import { h2cRequestHeaders, rawRequestHeaders, wantsTrailers } from './h2-headers.js';
+import type { ProxyContext } from './upstream-exchange.js';
 
 /**
  * A reset or failed client stream: node reports it as an 'error' on the stream, which would crash
@@ -14,14 +14,20 @@ import { h2cRequestHeaders, rawRequestHeaders, wantsTrailers } from './h2-header
  */
 function ignoreStreamError(): void {}
 
+/** HTTP/2 may split the cookie header into several fields (RFC 9113 8.2.3). */
+function cookieHeader(headers: IncomingHttpHeaders): string | undefined {
+  const cookie = headers.cookie as string | string[] | undefined;
+  return Array.isArray(cookie) ? cookie.join('; ') : cookie;
+}
+
 /**
  * The HTTP/2 stream path (h2 over TLS, h2c), core API: pseudo-headers -> method, path and Host
- * (`:authority`, else the host header), then the same route lookup, redirects and error codes
- * as HTTP/1.1. HTTP/1.1 backends get the request through undici with the stream as its body;
- * h2c backends through their shared session.
+ * (`:authority`, else the host header), then the same route lookup, redirects, backend choice,
+ * retries and error codes as HTTP/1.1. HTTP/1.1 backends get the request through undici with the
+ * stream as its body; h2c backends through their shared session.
  */
 export function createH2StreamHandler(ctx: ProxyContext): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
-  const { tables, upstreams, metrics, logger, trusted } = ctx;
+  const { tables, metrics, trusted } = ctx;
 
   return (stream, headers) => {
     stream.on('error', ignoreStreamError);
@@ -45,33 +51,26 @@ export function createH2StreamHandler(ctx: ProxyContext): (stream: ServerHttp2St
       stream.respond({ ':status': 301, location: httpsLocation(exchange.host, path), 'content-length': 0 }, { endStream: true });
       return;
     }
-    const backend = nextBackend(route);
-    if (backend === undefined) {
+    if (route.backends.length === 0) {
       sendStreamError(stream, 'no-healthy-backend', metrics);
       return;
     }
-    const address = backend.address;
+    const stickyId = route.policy.sticky ? readStickyCookie(cookieHeader(headers)) : undefined;
     const hsts = encrypted && route.hsts;
     if (route.backendProtocol === 'h2c') {
-      forwardH2ToH2c(ctx, stream, address, hsts, h2cRequestHeaders(flat, method, path, wantsTrailers(headers.te)));
+      forwardH2ToH2c(ctx, stream, route, client, stickyId, encrypted, hsts, h2cRequestHeaders(flat, method, path, wantsTrailers(headers.te)));
       return;
     }
-    exchange.address = address;
     exchange.hsts = hsts;
-    let upstream: Dispatcher;
-    try {
-      upstream = upstreams.get(address);
-    } catch (err) {
-      logger.error({ err, backend: address }, 'cannot create a pool for backend');
-      sendStreamError(stream, 'upstream-connect', metrics);
-      return;
-    }
+    exchange.encrypted = encrypted;
     exchange.attach();
     // END_STREAM on the headers: no body. Otherwise the body is piped through a PassThrough:
     // undici destroys a stream body when done with it, and destroying the HTTP/2 stream itself
     // would end the response before it began. Without content-length, undici sends it chunked.
+    // Until undici reads it, the PassThrough holds what arrived, so a failed connect can still
+    // send the body to another backend.
     let body: Readable | null = null;
     if (!stream.endAfterHeaders) body = stream.pipe(new PassThrough());
-    upstream.dispatch({ method, path, headers: flat, body }, exchange);
+    exchange.forward(route, client, stickyId, method, path, flat, body);
   };
 }

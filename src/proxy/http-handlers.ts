@@ -3,15 +3,16 @@ import type { Metrics } from '../observability/metrics.js';
 import type { TableSource } from '../routing/types.js';
 import type { H2cSessions } from '../upstream/h2c-sessions.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import { ProxyResponse, type ProxyContext } from './exchange.js';
+import { ProxyResponse } from './exchange.js';
 import { createH2StreamHandler } from './h2.js';
 import type { HttpHandlers } from './handlers.js';
 import { createHttp1RequestHandler } from './http1.js';
+import type { ProxyContext } from './upstream-exchange.js';
 import { createUpgradeHandler } from './websocket.js';
 
 export interface HttpHandlersOptions {
   readonly tables: TableSource;
-  /** HTTP/1.1 backends: one undici pool per address. */
+  /** Backend state and choice; HTTP/1.1 backends through its undici pools. Its `retries` and connect timeout apply here too. */
   readonly upstreams: UpstreamRegistry;
   /** h2c backends (`backendProtocol: 'h2c'`): one HTTP/2 session per address. */
   readonly h2cSessions: H2cSessions;
@@ -20,11 +21,11 @@ export interface HttpHandlersOptions {
   /** Client IPs whose X-Forwarded-Proto / X-Forwarded-Host are kept. */
   readonly trustedProxies?: ReadonlySet<string>;
   /**
-   * `config.upstream`: the connect timeout applies to WebSocket backends, the headers and body
-   * timeouts to h2c backends (undici pools and h2c sessions take theirs when built).
+   * `config.upstream`: response headers and body idle timeouts, and the total timeout (0 = none),
+   * for every request; a route's `policy.timeouts` overrides them.
    */
-  readonly upstream?: { readonly connectTimeoutMs?: number; readonly headersTimeoutMs?: number; readonly bodyTimeoutMs?: number };
-  /** A WebSocket idle this long in both directions is closed. Default 300000 ms. */
+  readonly upstream?: { readonly headersTimeoutMs?: number; readonly bodyTimeoutMs?: number; readonly totalTimeoutMs?: number };
+  /** A WebSocket idle this long in both directions is closed (a route's `policy.timeouts.tunnelIdleMs` overrides it). Default 300000 ms. */
   readonly websocketIdleTimeoutMs?: number;
 }
 
@@ -40,9 +41,9 @@ export function createHttpHandlers(opts: HttpHandlersOptions): HttpHandlers {
     logger: opts.logger,
     metrics: opts.metrics,
     trusted: opts.trustedProxies ?? new Set<string>(),
-    connectTimeoutMs: opts.upstream?.connectTimeoutMs ?? 5000,
-    headersTimeoutMs: opts.upstream?.headersTimeoutMs ?? 60_000,
-    bodyTimeoutMs: opts.upstream?.bodyTimeoutMs ?? 60_000,
+    headersTimeoutMs: opts.upstream?.headersTimeoutMs ?? 30_000,
+    bodyTimeoutMs: opts.upstream?.bodyTimeoutMs ?? 30_000,
+    totalTimeoutMs: opts.upstream?.totalTimeoutMs ?? 0,
     websocketIdleTimeoutMs: opts.websocketIdleTimeoutMs ?? 300_000,
   };
   return {

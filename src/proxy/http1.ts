@@ -1,20 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Dispatcher } from 'undici';
+import { readStickyCookie } from '../upstream/sticky.js';
 import { sendProxyError } from './errors.js';
-import { Exchange, nextBackend, onResponseClose, type ProxyContext, type ProxyResponse } from './exchange.js';
+import { Exchange, type ProxyResponse } from './exchange.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders } from './forwarded.js';
 import { forwardH1ToH2c } from './h2-backend.js';
 import { h2cRequestHeaders, wantsTrailers } from './h2-headers.js';
+import type { ProxyContext } from './upstream-exchange.js';
 
 /**
  * The HTTP/1.1 request path (the server must use `ProxyResponse`). Per request: Host and path ->
- * route -> next backend round robin -> undici dispatch, both bodies streamed with backpressure.
- * Plain-HTTP requests to a route that redirects to https get a 301 without a backend; routes
- * with an h2c backend go through its HTTP/2 session instead of undici.
+ * route -> backend from the route's picker (breakers, sticky cookie) -> undici dispatch, both
+ * bodies streamed with backpressure, retried on another backend when that is safe. Plain-HTTP
+ * requests to a route that redirects to https get a 301 without a backend; routes with an h2c
+ * backend go through its HTTP/2 session instead of undici.
  */
 export function createHttp1RequestHandler(ctx: ProxyContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const { tables, upstreams, metrics, logger, trusted } = ctx;
+  const { tables, metrics, trusted } = ctx;
 
   return (req, response) => {
     // The server is built with `ServerResponse: ProxyResponse`.
@@ -39,31 +41,21 @@ export function createHttp1RequestHandler(ctx: ProxyContext): (req: IncomingMess
       res.end();
       return;
     }
-    const backend = nextBackend(route);
-    if (backend === undefined) {
+    if (route.backends.length === 0) {
       sendProxyError(res, 'no-healthy-backend', metrics);
       return;
     }
-    const address = backend.address;
-    exchange.address = address;
-    exchange.hsts = encrypted && route.hsts;
+    const stickyId = route.policy.sticky ? readStickyCookie(req.headers.cookie) : undefined;
+    const hsts = encrypted && route.hsts;
+    const method = req.method ?? 'GET';
     if (route.backendProtocol === 'h2c') {
-      const h2Headers = h2cRequestHeaders(headers, req.method ?? 'GET', path, wantsTrailers(req.headers.te));
-      forwardH1ToH2c(ctx, req, res, address, exchange.hsts, h2Headers, exchange.hasBody);
+      const h2Headers = h2cRequestHeaders(headers, method, path, wantsTrailers(req.headers.te));
+      forwardH1ToH2c(ctx, req, res, route, client, stickyId, encrypted, hsts, h2Headers, exchange.hasBody);
       return;
     }
-    let upstream: Dispatcher;
-    try {
-      upstream = upstreams.get(address);
-    } catch (err) {
-      // Only an address undici cannot parse gets here: a table bug, not the client's fault.
-      logger.error({ err, backend: address }, 'cannot create a pool for backend');
-      sendProxyError(res, 'upstream-connect', metrics);
-      return;
-    }
-    res.exchange = exchange;
-    res.on('close', onResponseClose);
-    // dispatch() reports every failure, synchronous ones included, to exchange.onError.
-    upstream.dispatch({ method: req.method ?? 'GET', path, headers, body: exchange.hasBody ? req : null }, exchange);
+    exchange.hsts = hsts;
+    exchange.encrypted = encrypted;
+    exchange.attach();
+    exchange.forward(route, client, stickyId, method, path, headers, exchange.hasBody ? req : null);
   };
 }

@@ -6,11 +6,12 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { TableSource } from '../routing/types.js';
+import type { UpstreamRegistry } from '../upstream/registry.js';
 import { createClientErrorHandler } from './client-errors.js';
 import type { HttpHandlers } from './handlers.js';
 import type { CertStore } from './tls/cert-store.js';
 import { readClientHello, type HelloOutcome } from './tls/hello-reader.js';
-import { TlsPassthrough, type ConnectionTracker } from './tls/passthrough.js';
+import { TlsPassthrough } from './tls/passthrough.js';
 import { TlsRejects } from './tls/rejects.js';
 
 export interface HttpsLimits {
@@ -34,8 +35,8 @@ export interface HttpsEntryOptions {
   readonly connectTimeoutMs: number;
   /** Passthrough tunnels idle this long in both directions are closed; 0 = never (tcpIdleTimeoutMs). */
   readonly idleTimeoutMs?: number;
-  /** The backend registry, which drains passthrough connections of backends that leave. */
-  readonly registry?: ConnectionTracker;
+  /** The backend registry: passthrough backends are picked over it, and drained when they leave. */
+  readonly registry: UpstreamRegistry;
 }
 
 export interface HttpsEntry {
@@ -77,7 +78,7 @@ export function createHttpsEntry(opts: HttpsEntryOptions): HttpsEntry {
     connectTimeoutMs: opts.connectTimeoutMs,
     helloTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutMs: opts.idleTimeoutMs ?? 0,
-    ...(opts.registry && { registry: opts.registry }),
+    registry: opts.registry,
     rejects,
   });
 

@@ -5,6 +5,7 @@ import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { PortRoute, TableSource } from '../routing/types.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 import { dial, type DialHooks } from './dial.js';
+import { normaliseAddress } from './forwarded.js';
 import { tunnel } from './tunnel.js';
 
 export interface TcpHandlerOptions {
@@ -12,9 +13,9 @@ export interface TcpHandlerOptions {
   readonly upstreams: UpstreamRegistry;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Time a backend has to accept the connection before the next backend is tried. */
+  /** Time a backend has to accept the connection before the next backend is tried (a route's `policy.timeouts.connectMs` overrides it). */
   readonly connectTimeoutMs: number;
-  /** A connection with no traffic either way for this long is closed; 0 = never. */
+  /** A connection with no traffic either way for this long is closed; 0 = never (a route's `policy.timeouts.tunnelIdleMs` overrides it). */
   readonly idleTimeoutMs: number;
 }
 
@@ -22,10 +23,12 @@ export interface TcpHandlerOptions {
 export type TcpHandler = (socket: Socket, port: number) => void;
 
 /**
- * Raw TCP: each connection on a service port goes to the route's next backend (round robin);
- * a backend that refuses or does not answer in time is skipped for the next, each tried at most
- * once. Once connected, bytes are relayed both ways with half-close, and the backend connection
- * is tracked in the registry so that it drains when the backend leaves.
+ * Raw TCP: each connection on a service port goes to the backend the route's picker chooses
+ * (breakers, balance); a backend that refuses or does not answer in time is skipped for another,
+ * up to the registry's retries. Once connected, bytes are relayed both ways with half-close, and
+ * the backend connection is tracked in the registry (in flight until it closes, drained when the
+ * backend leaves). Every backend's breaker open: the client is closed, counted as
+ * `all-backends-open`.
  *
  * The client socket should allow half-open; it is paused until a backend is connected, so a
  * client cannot make baton buffer while it dials.
@@ -37,27 +40,33 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
   const refused = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-connect' });
   const timedOut = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-timeout' });
   const unreachable = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-unreachable' });
+  const allOpen = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'all-backends-open' });
   const noRoute = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'no-route' });
   const noBackend = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'no-healthy-backend' });
 
   const hooks: DialHooks<PortRoute> = {
+    upstreams,
     connectTimeoutMs,
-    connected(client, upstream, backend) {
+    connected(client, upstream, _backend, route) {
       connected.inc();
-      upstreams.track(backend.address, upstream);
-      tunnel(client, upstream, idleTimeoutMs);
+      tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs);
     },
     failed(backend, err, route) {
       (err === undefined ? timedOut : refused).inc();
       log.warn(
         'tcp-upstream-connect',
-        { port: route.port, backend: backend.address, err: err?.message ?? `no connection within ${connectTimeoutMs} ms` },
-        'TCP backend could not be reached; trying the next',
+        { port: route.port, backend: backend.address, err: err?.message ?? 'connect timeout' },
+        'TCP backend could not be reached; trying another',
       );
     },
-    exhausted(client, route, tried) {
-      unreachable.inc();
-      log.warn('tcp-upstream-unreachable', { port: route.port, tried }, 'no TCP backend could be reached; client closed');
+    exhausted(client, route, tried, last) {
+      if (tried === 0) {
+        allOpen.inc();
+        log.warn('tcp-all-backends-open', { port: route.port, route: route.id }, 'every TCP backend of the route has its circuit breaker open; client closed');
+      } else {
+        unreachable.inc();
+        log.warn('tcp-upstream-unreachable', { port: route.port, tried, last }, 'no TCP backend could be reached; client closed');
+      }
       client.destroy();
     },
   };
@@ -75,8 +84,6 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
       client.destroy();
       return;
     }
-    const first = route.cursor % route.backends.length;
-    route.cursor = first + 1;
-    dial(hooks, client, route.backends, first, route);
+    dial(hooks, client, route, normaliseAddress(client.remoteAddress), route);
   };
 }

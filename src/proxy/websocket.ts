@@ -2,11 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { HttpRoute } from '../routing/types.js';
+import { readStickyCookie } from '../upstream/sticky.js';
 import { dial, type DialHooks } from './dial.js';
 import { rawErrorResponse, type ProxyErrorCode } from './errors.js';
-import type { ProxyContext } from './exchange.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders, type RequestHead } from './forwarded.js';
 import { tunnel } from './tunnel.js';
+import type { ProxyContext } from './upstream-exchange.js';
 
 function destroySocket(this: Socket): void {
   this.destroy();
@@ -19,39 +21,41 @@ function reject(ctx: ProxyContext, socket: Socket, code: ProxyErrorCode, message
   else socket.destroy();
 }
 
-/** One upgrade being dialled: the rewritten request head and the bytes that followed it. */
+/** One upgrade being dialled: its route, the rewritten request head and the bytes that followed it. */
 interface Upgrade {
+  readonly route: HttpRoute;
   readonly requestHead: string;
   readonly head: Buffer;
 }
 
 /**
  * Once a backend accepts, the rewritten request head and the bytes that followed it are written
- * to it and the two sockets are joined; the backend's 101 (or refusal) passes through raw. When
- * every backend fails, the client gets a raw 502 upstream-connect.
+ * to it and the two sockets are joined; the backend's 101 (or refusal) passes through raw. The
+ * backend connection counts in flight until it closes, and is drained like TCP when the backend
+ * leaves the table. When every backend fails, the client gets a raw 502 upstream-connect; when
+ * every breaker is open, 503 all-backends-open.
  */
 function upgradeDialHooks(ctx: ProxyContext): DialHooks<Upgrade> {
   const connected = ctx.metrics.connections.labels({ protocol: 'websocket' });
   return {
-    connectTimeoutMs: ctx.connectTimeoutMs,
-    connected(client, upstream, backend, { requestHead, head }) {
+    upstreams: ctx.upstreams,
+    connectTimeoutMs: ctx.upstreams.connectTimeoutMs,
+    connected(client, upstream, _backend, { route, requestHead, head }) {
       upstream.write(requestHead, 'latin1');
       if (head.length > 0) upstream.write(head);
       connected.inc();
-      // Drained like TCP when the backend leaves the table, and closed when baton stops.
-      ctx.upstreams.track(backend.address, upstream);
-      tunnel(client, upstream, ctx.websocketIdleTimeoutMs);
+      tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? ctx.websocketIdleTimeoutMs);
     },
     failed(backend, err) {
       ctx.logger.debug(
         err === undefined
-          ? { backend: backend.address, code: 'ETIMEDOUT', reason: `connect timeout after ${ctx.connectTimeoutMs} ms` }
+          ? { backend: backend.address, code: 'ETIMEDOUT', reason: 'connect timeout' }
           : { backend: backend.address, code: (err as NodeJS.ErrnoException).code, reason: err.message },
         'WebSocket backend connect failed',
       );
     },
-    exhausted(client) {
-      reject(ctx, client, 'upstream-connect');
+    exhausted(client, _upgrade, tried) {
+      reject(ctx, client, tried === 0 ? 'all-backends-open' : 'upstream-connect');
     },
   };
 }
@@ -103,11 +107,11 @@ export function createUpgradeHandler(ctx: ProxyContext): (req: IncomingMessage, 
       reject(ctx, socket, 'no-healthy-backend');
       return;
     }
-    const cursor = route.cursor % route.backends.length;
-    route.cursor = cursor + 1;
     headers.push('connection', 'upgrade', 'upgrade', upgrade);
     let requestHead = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    dial(dialHooks, socket, route.backends, cursor, { requestHead: `${requestHead}\r\n`, head });
+    // A sticky route's cookie picks the backend here too; the backend's own 101 cannot carry a new one.
+    const stickyId = route.policy.sticky ? readStickyCookie(req.headers.cookie) : undefined;
+    dial(dialHooks, socket, route, client, { route, requestHead: `${requestHead}\r\n`, head }, stickyId);
   };
 }

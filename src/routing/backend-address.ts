@@ -1,4 +1,6 @@
 import type { AppDef, TaskDef, TaskView } from '../state/model.js';
+import { backendId } from './backend-id.js';
+import type { AppWeight } from './labels/balance.js';
 import type { Backend, BackendStatus } from './types.js';
 
 export type BackendAddress =
@@ -29,24 +31,37 @@ export function backendAddress(app: AppDef, task: TaskDef, portIndex: number): B
   return { host, port, address };
 }
 
-/** App port n's backends (routable tasks with an address) and every task's status, in task order. */
-export function taskBackends(app: AppDef, tasks: readonly TaskView[], portIndex: number): { backends: Backend[]; status: BackendStatus[] } {
+/**
+ * App port n's backends (routable tasks with an address) and every task's status, in task order.
+ * Each backend's weight is the app's weight spread over its backends (or, for a per-backend
+ * weight, the weight itself); statuses of tasks that get no traffic carry weight 0.
+ */
+export function taskBackends(
+  app: AppDef,
+  tasks: readonly TaskView[],
+  portIndex: number,
+  weight: AppWeight,
+): { backends: Backend[]; status: BackendStatus[] } {
+  const addresses = tasks.map((view) => backendAddress(app, view.task, portIndex));
+  const routable = tasks.filter((view, i) => view.routable && addresses[i]!.why === undefined).length;
+  const backendWeight = weight.perBackend ? weight.value : weight.value / Math.max(routable, 1);
   const backends: Backend[] = [];
   const status: BackendStatus[] = [];
-  for (const view of tasks) {
+  for (const [i, view] of tasks.entries()) {
     const taskId = view.task.id;
-    const at = backendAddress(app, view.task, portIndex);
+    const at = addresses[i]!;
     if (at.why !== undefined) {
       const why = view.why === undefined ? at.why : `${view.why}; ${at.why}`;
-      status.push({ address: '', host: '', port: 0, taskId, appId: app.id, health: view.health, routable: false, why });
+      status.push({ address: '', host: '', port: 0, taskId, appId: app.id, id: backendId(taskId, 0), weight: 0, health: view.health, routable: false, why });
       continue;
     }
-    const backend: Backend = { address: at.address, host: at.host, port: at.port, taskId, appId: app.id };
+    const id = backendId(taskId, at.port);
     if (view.routable) {
+      const backend: Backend = { address: at.address, host: at.host, port: at.port, taskId, appId: app.id, id, weight: backendWeight };
       backends.push(backend);
       status.push({ ...backend, health: view.health, routable: true });
     } else {
-      status.push({ ...backend, health: view.health, routable: false, why: view.why ?? 'not routable' });
+      status.push({ address: at.address, host: at.host, port: at.port, taskId, appId: app.id, id, weight: 0, health: view.health, routable: false, why: view.why ?? 'not routable' });
     }
   }
   return { backends, status };

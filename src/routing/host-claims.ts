@@ -1,4 +1,4 @@
-import type { Backend, BackendStatus, DisabledRoute } from './types.js';
+import type { Backend, BackendPolicy, BackendStatus, DisabledRoute } from './types.js';
 
 /** One app port's claim on some hosts within a scope (an HTTP path, a TLS listening port). */
 export interface HostClaim {
@@ -8,6 +8,7 @@ export interface HostClaim {
   readonly hosts: readonly string[];
   readonly backends: readonly Backend[];
   readonly status: readonly BackendStatus[];
+  readonly policy: BackendPolicy;
 }
 
 export interface ClaimScope<U extends HostClaim> {

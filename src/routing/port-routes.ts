@@ -1,5 +1,5 @@
 import { compare } from './host-claims.js';
-import type { Backend, BackendStatus, DisabledRoute, PortRoute } from './types.js';
+import type { Backend, BackendPolicy, BackendStatus, DisabledRoute, PortRoute } from './types.js';
 
 /** One tcp or udp app port with its listening port and backends. */
 export interface PortUnit {
@@ -9,6 +9,7 @@ export interface PortUnit {
   readonly port: number;
   readonly backends: readonly Backend[];
   readonly status: readonly BackendStatus[];
+  readonly policy: BackendPolicy;
 }
 
 export interface PortRoutes {
@@ -42,6 +43,7 @@ export function portRoutes(units: readonly PortUnit[]): PortRoutes {
       port: unit.port,
       backends: unit.backends,
       status: unit.status,
+      policy: unit.policy,
       cursor: 0,
     });
   }

@@ -21,7 +21,9 @@ export interface MergedRoutes {
  * Units with the same hosts and path become one route sharing their backends (blue/green);
  * partial overlaps are conflicts (see `groupByHosts`). A merged route redirects to https or sends
  * HSTS when any of its apps asks; its apps must agree on the backend protocol, since one route
- * speaks one: an app that differs from the first app is disabled.
+ * speaks one: an app that differs from the first app is disabled. The backend policy is the
+ * first app's: refusing a blue/green pair whose labels differ would break the deployment that
+ * changes them.
  */
 export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
   const { groups, disabled } = groupByHosts(units, {
@@ -49,6 +51,7 @@ export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
       redirectToHttps: agreeing.some((u) => u.redirectToHttps),
       hsts: agreeing.some((u) => u.hsts),
       backendProtocol: first.backendProtocol,
+      policy: first.policy,
       ...sharedBackends(agreeing),
       cursor: 0,
     });

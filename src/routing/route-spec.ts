@@ -1,5 +1,6 @@
 import type { AppDef, AppPort } from '../state/model.js';
-import type { DisabledRoute } from './types.js';
+import type { BackendPolicy, DisabledRoute } from './types.js';
+import { DEFAULT_WEIGHT, type AppWeight } from './labels/balance.js';
 import { batonPort, batonPortLabels } from './labels/baton.js';
 import { haproxyPort, haproxyPortLabels } from './labels/haproxy.js';
 import { nixyPort, nixyPortLabels } from './labels/nixy.js';
@@ -8,11 +9,17 @@ import { isHostName, type BackendProtocol, type PortLabel } from './labels/value
 
 export type { BackendProtocol, Protocol } from './labels/values.js';
 
+export type { AppWeight } from './labels/balance.js';
+
 interface SpecBase {
   readonly appId: string;
   readonly portIndex: number;
   /** `BATON_{n}_SSL_CERT` / `HAPROXY_{n}_SSL_CERT`, whatever the protocol. */
   readonly certificate?: string;
+  /** Balancing, stickiness (HTTP only), breaker and timeout overrides; frozen. */
+  readonly policy: BackendPolicy;
+  /** The app's weight on routes it shares: `BATON_WEIGHT`, `traefik.weight`, else 1 for the app. */
+  readonly weight: AppWeight;
 }
 
 export interface HttpSpec extends SpecBase {
@@ -103,6 +110,12 @@ function readPort(app: AppDef, n: number) {
     redirectToHttps: baton.redirectToHttps ?? haproxy.redirectToHttps,
     hsts: baton.hsts ?? haproxy.hsts,
     backendProtocol: baton.backendProtocol,
+    balance: baton.balance ?? haproxy.balance ?? traefik.balance,
+    sticky: baton.sticky ?? haproxy.sticky ?? traefik.sticky,
+    // marathon-lb has no traffic weight (see labels/haproxy.ts).
+    weight: baton.weight ?? traefik.weight,
+    breaker: baton.breaker ?? traefik.breaker,
+    timeouts: baton.timeouts,
   };
 }
 
@@ -110,14 +123,36 @@ function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptio
   const reading = readPort(app, n);
   // Excluded or in another realm: another balancer's business, so silently not served.
   if (reading.excluded || !inRealm(reading.realms, opts.realm)) return undefined;
-  const settings = [reading.protocol, reading.hosts, reading.paths, reading.port, reading.certificate, reading.redirectToHttps, reading.hsts, reading.backendProtocol];
+  const labelled = reading.hosts !== undefined || reading.paths !== undefined || reading.portProtocol !== undefined;
+  // BATON_WEIGHT is app-wide: a bad one is reported on the ports baton serves, not on every port.
+  const weight = n > 0 && !labelled && reading.weight?.label === 'BATON_WEIGHT' ? undefined : reading.weight;
+  const settings = [
+    reading.protocol,
+    reading.hosts,
+    reading.paths,
+    reading.port,
+    reading.certificate,
+    reading.redirectToHttps,
+    reading.hsts,
+    reading.backendProtocol,
+    reading.balance,
+    reading.sticky,
+    weight,
+    reading.breaker,
+    reading.timeouts,
+  ];
   const errors = settings.map((s) => s?.error).filter((e) => e !== undefined);
   if (errors.length > 0) return { appId: app.id, portIndex: n, reason: errors.join('; ') };
-  const labelled = reading.hosts !== undefined || reading.paths !== undefined || reading.portProtocol !== undefined;
   if (n > 0 && !labelled) return undefined;
 
-  const base = { appId: app.id, portIndex: n, ...(reading.certificate?.value !== undefined && { certificate: reading.certificate.value }) };
   const protocol = reading.protocol?.value ?? (appPort.protocol.trim().toLowerCase() === 'udp' ? 'udp' : 'http');
+  const base = {
+    appId: app.id,
+    portIndex: n,
+    ...(reading.certificate?.value !== undefined && { certificate: reading.certificate.value }),
+    policy: portPolicy(reading, protocol === 'http'),
+    weight: weight?.value ?? DEFAULT_WEIGHT,
+  };
   if (protocol === 'tcp' || protocol === 'udp') {
     // Host and path labels mean nothing to a whole port; marathon-lb ignored them too.
     const port = reading.port?.value ?? validServicePort(appPort.servicePort);
@@ -148,6 +183,21 @@ function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptio
     hsts: reading.hsts?.value ?? false,
     backendProtocol: reading.backendProtocol?.value ?? 'http1',
   };
+}
+
+/**
+ * The port's backend policy. Stickiness is a cookie, so only HTTP routes can keep it; on a tcp,
+ * udp or tls port a sticky label has no effect (`BATON_{n}_BALANCE=source` keeps clients there).
+ */
+function portPolicy(reading: ReturnType<typeof readPort>, http: boolean): BackendPolicy {
+  const breaker = reading.breaker?.value;
+  const timeouts = reading.timeouts?.value;
+  return Object.freeze({
+    balance: reading.balance?.value ?? 'roundrobin',
+    sticky: http && reading.sticky?.value === true,
+    ...(breaker !== undefined && { breaker }),
+    ...(timeouts !== undefined && { timeouts }),
+  });
 }
 
 function validServicePort(port: number | undefined): number | undefined {

@@ -1,9 +1,9 @@
-import type { Backend, BackendStatus, DisabledRoute, HttpRoute, PortRoute, RoutingTable, TlsRoute } from './types.js';
+import type { Backend, BackendPolicy, BackendStatus, BreakerPolicy, DisabledRoute, HttpRoute, PortRoute, RoutingTable, TimeoutPolicy, TlsRoute } from './types.js';
 
 /**
  * Whether two tables route the same way and report the same: every route of every kind (ids,
  * apps, hosts, paths, ports, options, backends, statuses), disabled reasons and certificates, in
- * order. Version, build time and cursors do not count.
+ * order; policies; backend ids and weights. Version, build time and cursors do not count.
  */
 export function sameTable(a: RoutingTable, b: RoutingTable): boolean {
   return (
@@ -22,6 +22,7 @@ function sameHttpRoute(a: HttpRoute, b: HttpRoute): boolean {
     a.redirectToHttps === b.redirectToHttps &&
     a.hsts === b.hsts &&
     a.backendProtocol === b.backendProtocol &&
+    samePolicy(a.policy, b.policy) &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
@@ -34,6 +35,7 @@ function samePortRoute(a: PortRoute, b: PortRoute): boolean {
     a.id === b.id &&
     a.protocol === b.protocol &&
     a.port === b.port &&
+    samePolicy(a.policy, b.policy) &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
     sameList(a.status, b.status, sameStatus)
@@ -44,6 +46,7 @@ function sameTlsRoute(a: TlsRoute, b: TlsRoute): boolean {
   return (
     a.id === b.id &&
     a.port === b.port &&
+    samePolicy(a.policy, b.policy) &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
@@ -52,7 +55,30 @@ function sameTlsRoute(a: TlsRoute, b: TlsRoute): boolean {
 }
 
 function sameBackend(a: Backend, b: Backend): boolean {
-  return a.address === b.address && a.host === b.host && a.port === b.port && a.taskId === b.taskId && a.appId === b.appId;
+  return a.address === b.address && a.host === b.host && a.port === b.port && a.taskId === b.taskId && a.appId === b.appId && a.id === b.id && a.weight === b.weight;
+}
+
+function samePolicy(a: BackendPolicy, b: BackendPolicy): boolean {
+  return a === b || (a.balance === b.balance && a.sticky === b.sticky && sameBreaker(a.breaker, b.breaker) && sameTimeouts(a.timeouts, b.timeouts));
+}
+
+function sameBreaker(a: BreakerPolicy | undefined, b: BreakerPolicy | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return (
+    a.errorThresholdPercentage === b.errorThresholdPercentage &&
+    a.volumeThreshold === b.volumeThreshold &&
+    a.resetTimeoutMs === b.resetTimeoutMs &&
+    a.failOn5xx === b.failOn5xx &&
+    (a.responseCodeRatio === b.responseCodeRatio ||
+      (a.responseCodeRatio !== undefined && b.responseCodeRatio !== undefined && sameList(a.responseCodeRatio, b.responseCodeRatio, same)))
+  );
+}
+
+function sameTimeouts(a: TimeoutPolicy | undefined, b: TimeoutPolicy | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.connectMs === b.connectMs && a.headersMs === b.headersMs && a.bodyMs === b.bodyMs && a.totalMs === b.totalMs && a.tunnelIdleMs === b.tunnelIdleMs;
 }
 
 function sameStatus(a: BackendStatus, b: BackendStatus): boolean {
@@ -63,7 +89,7 @@ function sameDisabled(a: DisabledRoute, b: DisabledRoute): boolean {
   return a.appId === b.appId && a.portIndex === b.portIndex && a.reason === b.reason;
 }
 
-function same(a: string, b: string): boolean {
+function same<T extends string | number>(a: T, b: T): boolean {
   return a === b;
 }
 

@@ -101,7 +101,7 @@ export class TableBuilder {
     const tasks = [...view.tasks].sort((a, b) => compare(a.task.id, b.task.id));
     const http: RouteUnit[] = [];
     for (const spec of parsed.http) {
-      const { backends, status } = taskBackends(app, tasks, spec.portIndex);
+      const { backends, status } = taskBackends(app, tasks, spec.portIndex, spec.weight);
       const multiPath = spec.paths.length > 1;
       for (const path of spec.paths) {
         http.push({
@@ -113,6 +113,7 @@ export class TableBuilder {
           redirectToHttps: spec.redirectToHttps,
           hsts: spec.hsts,
           backendProtocol: spec.backendProtocol,
+          policy: spec.policy,
           backends,
           status,
         });
@@ -123,14 +124,16 @@ export class TableBuilder {
       portIndex: spec.portIndex,
       protocol: spec.protocol,
       port: spec.port,
-      ...taskBackends(app, tasks, spec.portIndex),
+      policy: spec.policy,
+      ...taskBackends(app, tasks, spec.portIndex, spec.weight),
     }));
     const tls = parsed.tls.map((spec): TlsUnit => ({
       appId: app.id,
       portIndex: spec.portIndex,
       hosts: spec.hosts,
       ...(spec.port !== undefined && { port: spec.port }),
-      ...taskBackends(app, tasks, spec.portIndex),
+      policy: spec.policy,
+      ...taskBackends(app, tasks, spec.portIndex, spec.weight),
     }));
     return { http, ports, tls, certificates: parsed.certificates, disabled: parsed.disabled };
   }

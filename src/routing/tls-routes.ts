@@ -13,7 +13,7 @@ export interface TlsRoutes {
 
 /**
  * TLS passthrough routes, per listening port (the HTTPS entry point or their own), merged and
- * conflicting by hosts as HTTP routes are by hosts and path. An own port that a tcp route
+ * conflicting by hosts as HTTP routes are by hosts and path (the first app's policy applies). An own port that a tcp route
  * listens on belongs to the tcp route: both would need the same socket.
  */
 export function tlsRoutes(units: readonly TlsUnit[], portRoutes: readonly PortRoute[]): TlsRoutes {
@@ -46,6 +46,7 @@ export function tlsRoutes(units: readonly TlsUnit[], portRoutes: readonly PortRo
       appIds: [...new Set(group.map((u) => u.appId))],
       hosts: first.hosts,
       ...(first.port !== undefined && { port: first.port }),
+      policy: first.policy,
       ...sharedBackends(group),
       cursor: 0,
     };

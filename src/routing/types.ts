@@ -11,6 +11,46 @@ export interface Backend {
   readonly port: number;
   readonly taskId: string;
   readonly appId: string;
+  /**
+   * Opaque, stable id (a hash of the task id and port): what a sticky-session cookie names, so
+   * a cookie never reveals a backend's address.
+   */
+  readonly id: string;
+  /** Share of the route's traffic, relative to its other backends (blue/green splits). Default 1. */
+  readonly weight: number;
+}
+
+export type Balance = 'roundrobin' | 'leastconn' | 'p2c' | 'random' | 'source';
+
+/** Circuit-breaker settings of a route's backends (`BATON_{n}_BREAKER_*`, traefik's expression); absent fields come from the config. */
+export interface BreakerPolicy {
+  readonly errorThresholdPercentage?: number;
+  readonly volumeThreshold?: number;
+  readonly resetTimeoutMs?: number;
+  /** Count 5xx answers as failures. */
+  readonly failOn5xx?: boolean;
+  /** traefik `ResponseCodeRatio(a,b,c,d)`: answers in [a,b) count against the total of [c,d). */
+  readonly responseCodeRatio?: readonly [number, number, number, number];
+}
+
+/** Timeouts of a route (`BATON_{n}_TIMEOUT_*`); absent fields come from the config. */
+export interface TimeoutPolicy {
+  readonly connectMs?: number;
+  readonly headersMs?: number;
+  readonly bodyMs?: number;
+  readonly totalMs?: number;
+  /** TCP, TLS passthrough and WebSocket tunnels. */
+  readonly tunnelIdleMs?: number;
+}
+
+/** How a route chooses among its backends and judges them. */
+export interface BackendPolicy {
+  /** `BATON_{n}_BALANCE` / `HAPROXY_{n}_BALANCE` / `traefik.backend.loadbalancer.method`; default roundrobin. */
+  readonly balance: Balance;
+  /** `BATON_{n}_STICKY` / `HAPROXY_{n}_STICKY` (HTTP only): a cookie keeps a client on one backend. */
+  readonly sticky: boolean;
+  readonly breaker?: BreakerPolicy;
+  readonly timeouts?: TimeoutPolicy;
 }
 
 /** A backend as `/routes` shows it: routable or not, and why. */
@@ -37,6 +77,7 @@ export interface HttpRoute {
   readonly backendProtocol: 'http1' | 'h2c';
   /** Backends that may receive new requests, in a stable order. */
   readonly backends: readonly Backend[];
+  readonly policy: BackendPolicy;
   /** Every task of the route's apps, routable or not (for `/routes`). */
   readonly status: readonly BackendStatus[];
   /**
@@ -58,6 +99,7 @@ export interface PortRoute {
   /** The service port baton listens on: `BATON_{n}_PORT`, `HAPROXY_{n}_PORT`, else the app's service port. */
   readonly port: number;
   readonly backends: readonly Backend[];
+  readonly policy: BackendPolicy;
   readonly status: readonly BackendStatus[];
   cursor: number;
 }
@@ -75,6 +117,7 @@ export interface TlsRoute {
   /** Its own listening port (`BATON_{n}_PORT` / `HAPROXY_{n}_PORT`); absent = the HTTPS entry point. */
   readonly port?: number;
   readonly backends: readonly Backend[];
+  readonly policy: BackendPolicy;
   readonly status: readonly BackendStatus[];
   cursor: number;
 }

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 
 export interface H2cSessionsOptions {
-  /** Time to establish the TCP connection to a backend. Default 5000 ms. */
+  /** Time to establish the TCP connection to a backend, unless `get` is given one. Default 3000 ms. */
   readonly connectTimeoutMs?: number;
 }
 
@@ -26,7 +26,7 @@ export class H2cSessions {
     private readonly logger: Logger,
     opts: H2cSessionsOptions = {},
   ) {
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
   }
 
   /** Number of live sessions. */
@@ -35,19 +35,19 @@ export class H2cSessions {
   }
 
   /**
-   * The session for `host:port` (or `[v6]:port`), connecting when there is none. Throws for an
-   * address that is not one.
+   * The session for `host:port` (or `[v6]:port`), connecting (within `connectTimeoutMs`, a
+   * route's, else the default) when there is none. Throws for an address that is not one.
    */
-  get(address: string): ClientHttp2Session {
+  get(address: string, connectTimeoutMs = this.connectTimeoutMs): ClientHttp2Session {
     const existing = this.sessions.get(address);
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const session = this.open(address);
+    const session = this.open(address, connectTimeoutMs);
     this.sessions.set(address, session);
     return session;
   }
 
-  /** Closes (gracefully) the sessions of every address not in `addresses`. */
-  retain(addresses: ReadonlySet<string>): void {
+  /** Closes (gracefully) the sessions of every address not in `addresses` (a set, or the registry's policy map). */
+  retain(addresses: { has(address: string): boolean }): void {
     for (const [address, session] of this.sessions) {
       if (!addresses.has(address)) {
         this.sessions.delete(address);
@@ -72,12 +72,11 @@ export class H2cSessions {
     );
   }
 
-  private open(address: string): ClientHttp2Session {
+  private open(address: string, timeoutMs: number): ClientHttp2Session {
     const colon = address.lastIndexOf(':');
     const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
     const port = Number(address.slice(colon + 1));
     if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`not a backend address: "${address}"`);
-    const timeoutMs = this.connectTimeoutMs;
     const session = connect(`http://${address}`, {
       createConnection: () => {
         const socket = net.connect({ host, port });

@@ -1,139 +1,305 @@
+import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
+import type { Metrics } from '../observability/metrics.js';
+import type { Backend, BackendPolicy, HttpRoute, PortRoute, RoutingTable, TlsRoute } from '../routing/types.js';
+import { BackendState } from './backend-state.js';
+import { pick, type BackendLoad, type PickContext } from './balancer.js';
+import { BackendBreaker, type BreakerMonitor, type BreakerSettings, type BreakerState } from './breaker.js';
+
+/** The breaker settings of the config (`breaker.*`); a route's `policy.breaker` overrides all but the window. */
+export interface BreakerDefaults extends Omit<BreakerSettings, 'responseCodeRatio'> {
+  /** Length of the rolling window the error rate is measured over. */
+  readonly rollingWindowMs: number;
+}
 
 export interface UpstreamRegistryOptions {
-  /** Time to establish a TCP connection to a backend. Default 5000 ms. */
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Time to establish a TCP connection to a backend (a route's `policy.timeouts.connectMs` overrides it). Default 3000 ms. */
   readonly connectTimeoutMs?: number;
-  /** Time from the request being sent to the response headers. Default 60000 ms. */
-  readonly headersTimeoutMs?: number;
-  /** Longest pause between two chunks of a response body. Default 60000 ms. */
-  readonly bodyTimeoutMs?: number;
   /** Idle keep-alive connections to a backend are closed after this. Default 4000 ms. */
   readonly keepAliveTimeoutMs?: number;
   /** Maximum connections per backend. Default 128. */
   readonly connections?: number;
   /** Tracked connections to a backend that left the table are destroyed after this. Default 30000 ms. */
   readonly drainMs?: number;
+  readonly breaker?: Partial<BreakerDefaults>;
+  /** Extra attempts on other backends after a failed connect (idempotent HTTP requests: also after a reset). Default 2. */
+  readonly retries?: number;
+}
+
+/** A backend as `/routes` shows it at run time. */
+export interface BackendView {
+  readonly breaker: BreakerState;
+  readonly inFlight: number;
+  readonly latencyMs: number;
+}
+
+/** What `pick` needs of a route. */
+type Pickable = HttpRoute | PortRoute | TlsRoute;
+
+const IDLE: BackendLoad = { inFlight: 0, latencyMs: 0 };
+
+/**
+ * The policy each backend address gets: that of the first route of the table (HTTP, then port,
+ * then TLS routes, in table order) listing it. An address in two routes with different breaker
+ * settings or connect timeouts (rare: one app port behind two routes) follows the first.
+ */
+export function backendPolicies(table: RoutingTable): Map<string, BackendPolicy> {
+  const policies = new Map<string, BackendPolicy>();
+  for (const routes of [table.routes, table.portRoutes, table.tlsRoutes]) {
+    for (const route of routes) {
+      for (const backend of route.backends) if (!policies.has(backend.address)) policies.set(backend.address, route.policy);
+    }
+  }
+  return policies;
+}
+
+function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
+  const ra = a.responseCodeRatio;
+  const rb = b.responseCodeRatio;
+  return (
+    a.errorThresholdPercentage === b.errorThresholdPercentage &&
+    a.volumeThreshold === b.volumeThreshold &&
+    a.resetTimeoutMs === b.resetTimeoutMs &&
+    a.failOn5xx === b.failOn5xx &&
+    (ra === rb || (ra !== undefined && rb !== undefined && ra.every((v, i) => v === rb[i])))
+  );
 }
 
 /**
- * The backend registry: one undici Pool per backend address, created on first use, and the
- * long-lived connections (raw TCP, TLS passthrough, WebSocket) open to each address. It lives
- * outside the routing table, so connections survive table swaps; `retain` closes the pools of
- * backends no longer in any table and drains their tracked connections.
+ * The backend registry: live state per backend address (breaker, in-flight count, latency
+ * average, undici pool, long-lived connections), outside the routing table so that it survives
+ * every swap. It is the picker's context: a backend whose breaker is open is not available.
+ *
+ * `retain` is told the backends of each new table: a backend that left is released once its
+ * requests in flight have finished and its connections closed (these are destroyed after
+ * `drainMs`); if it comes back first, it keeps everything, breaker state included.
  */
-export class UpstreamRegistry {
-  private readonly pools = new Map<string, Pool>();
+export class UpstreamRegistry implements PickContext {
+  /** Extra attempts on other backends after a failure (`config.retries`). */
+  readonly retries: number;
+  /** Default connect timeout (a route's `policy.timeouts.connectMs` overrides it). */
+  readonly connectTimeoutMs: number;
+  private readonly states = new Map<string, BackendState>();
   private readonly poolOptions: Pool.Options;
+  private readonly retriedAfter: Record<'connect' | 'reset', { inc(): void }>;
   private readonly drainMs: number;
-  private readonly tracked = new Map<string, Set<Socket>>();
-  /** Drain timers of addresses that left the table, cancelled if they come back first. */
-  private readonly draining = new Map<string, NodeJS.Timeout>();
-  /** The addresses of the last `retain`; undefined until the first one. */
-  private retained: ReadonlySet<string> | undefined;
+  private readonly breakerDefaults: BreakerDefaults;
+  private readonly monitor: BreakerMonitor;
+  private readonly rotationTimer: NodeJS.Timeout;
+  /** The policies of the last `retain`; undefined until the first one. */
+  private policies: ReadonlyMap<string, BackendPolicy> | undefined;
   private closed = false;
+  private readonly release = (state: BackendState): void => this.releaseIfIdle(state);
 
-  constructor(opts: UpstreamRegistryOptions = {}) {
+  constructor(opts: UpstreamRegistryOptions) {
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     this.poolOptions = {
       connections: opts.connections ?? 128,
-      connectTimeout: opts.connectTimeoutMs ?? 5000,
-      headersTimeout: opts.headersTimeoutMs ?? 60_000,
-      bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
+      // The headers and body timeouts are set per request (they may be a route's).
       keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4000,
       // One request at a time per connection: a slow response must not hold up others behind it.
       pipelining: 1,
     };
     this.drainMs = opts.drainMs ?? 30_000;
+    const breaker = opts.breaker ?? {};
+    this.breakerDefaults = {
+      errorThresholdPercentage: breaker.errorThresholdPercentage ?? 50,
+      volumeThreshold: breaker.volumeThreshold ?? 20,
+      resetTimeoutMs: breaker.resetTimeoutMs ?? 10_000,
+      rollingWindowMs: breaker.rollingWindowMs ?? 10_000,
+      failOn5xx: breaker.failOn5xx ?? true,
+    };
+    const rotation = new EventEmitter();
+    // One listener per breaker's window.
+    rotation.setMaxListeners(0);
+    this.rotationTimer = setInterval(() => rotation.emit('rotate'), Math.max(1, Math.floor(this.breakerDefaults.rollingWindowMs / 10)));
+    this.rotationTimer.unref();
+    this.monitor = { logger: opts.logger, metrics: opts.metrics, rotation, rollingWindowMs: this.breakerDefaults.rollingWindowMs };
+    this.retries = opts.retries ?? 2;
+    const retries = opts.metrics.upstreamRetries;
+    this.retriedAfter = { connect: retries.labels({ reason: 'connect' }), reset: retries.labels({ reason: 'reset' }) };
   }
 
-  /** Number of live pools. */
+  /** Number of backends with live state. */
   get size(): number {
-    return this.pools.size;
+    return this.states.size;
   }
 
-  /** The pool for `host:port` (or `[v6]:port`), created when first asked for. */
-  get(address: string): Dispatcher {
-    let pool = this.pools.get(address);
-    if (pool === undefined) {
-      pool = new Pool(`http://${address}`, this.poolOptions);
-      this.pools.set(address, pool);
+  /** The state of the backend at `address` (`host:port`, `[v6]:port`), created when first asked for. */
+  backend(address: string): BackendState {
+    let state = this.states.get(address);
+    if (state === undefined) {
+      const policy = this.policies?.get(address);
+      state = new BackendState(address, new BackendBreaker(address, this.breakerSettings(policy), this.monitor), this.release);
+      // Dialled from an older table after it left: released again once idle.
+      state.leaving = this.closed || (this.policies !== undefined && policy === undefined);
+      this.states.set(address, state);
     }
+    return state;
+  }
+
+  /** The undici pool of a backend, created when first asked for. Throws for an address undici cannot parse. */
+  pool(state: BackendState): Dispatcher {
+    if (state.pool !== undefined) return state.pool;
+    const connectTimeoutMs = this.connectTimeoutFor(state.address);
+    const pool = new Pool(`http://${state.address}`, { ...this.poolOptions, connectTimeout: connectTimeoutMs });
+    state.pool = pool;
+    state.poolConnectTimeoutMs = connectTimeoutMs;
     return pool;
   }
 
+  /** The connect timeout for `address`: its route's `policy.timeouts.connectMs`, else the registry's. */
+  connectTimeoutFor(address: string): number {
+    return this.policies?.get(address)?.timeouts?.connectMs ?? this.connectTimeoutMs;
+  }
+
+  /** PickContext: a backend whose breaker is open (or half-open with its probe out) is not available. */
+  available(backend: Backend): boolean {
+    return this.states.get(backend.address)?.available ?? true;
+  }
+
+  /** PickContext: requests in flight and latency average. */
+  load(backend: Backend): BackendLoad {
+    return this.states.get(backend.address) ?? IDLE;
+  }
+
+  /** The backend for a new request or connection of `route`, skipping `exclude` (addresses already tried). */
+  pick(route: Pickable, clientAddress: string, stickyId?: string, exclude?: ReadonlySet<string>): Backend | undefined {
+    return pick(route, this, clientAddress, stickyId, exclude);
+  }
+
+  /** Counts a request or connection sent to another backend after a failed connect or a reset. */
+  retried(reason: 'connect' | 'reset'): void {
+    this.retriedAfter[reason].inc();
+  }
+
   /**
-   * Remembers an established connection to the backend at `address` until it closes, so that it
-   * can be drained when the backend leaves. A connection to an address that is already gone (it
-   * was dialled from an older table) gets `drainMs` like the others; after `close()` it is
-   * destroyed at once.
+   * Holds an established long-lived connection (raw TCP, TLS passthrough, WebSocket) to `state`'s
+   * backend until it closes: it stays counted in flight until then (the caller's `begin()`), and
+   * is destroyed `drainMs` after the backend left the table. After `close()` it is destroyed at once.
    */
-  track(address: string, socket: Socket): void {
-    if (this.closed || socket.destroyed) {
-      socket.destroy();
+  track(state: BackendState, socket: Socket): void {
+    if (socket.closed) {
+      state.end();
       return;
     }
-    let sockets = this.tracked.get(address);
-    if (sockets === undefined) {
-      sockets = new Set();
-      this.tracked.set(address, sockets);
-    }
-    sockets.add(socket);
-    const set = sockets;
+    state.sockets.add(socket);
     socket.once('close', () => {
-      set.delete(socket);
-      if (set.size === 0 && this.tracked.get(address) === set) this.tracked.delete(address);
+      state.sockets.delete(socket);
+      state.end();
     });
-    if (this.retained !== undefined && !this.retained.has(address)) this.scheduleDrain(address);
+    if (this.closed) socket.destroy();
+    else if (state.leaving) this.scheduleDrain(state);
   }
 
   /**
-   * Keeps the backends in `addresses`, the backends of every table route. For the others: closes
-   * their pools (a closed pool finishes the requests it has in flight; a later `get` builds a new
-   * one) and destroys their tracked connections after `drainMs`, unless they come back first.
+   * The backends of the new table, with the policy each follows (see `backendPolicies`). Those
+   * not in it are released once idle: their pools close (requests in flight finish; a later
+   * request builds a new pool) and their connections are destroyed after `drainMs`. Those still
+   * in it take the new policy's breaker settings and connect timeout (a pool built with another
+   * connect timeout is closed gracefully and built again on the next request).
    */
-  retain(addresses: ReadonlySet<string>): void {
-    this.retained = addresses;
-    for (const [address, pool] of this.pools) {
-      if (!addresses.has(address)) {
-        this.pools.delete(address);
-        // close() only rejects for a destroyed pool, which the registry never does; the catch
-        // keeps an unexpected rejection from becoming an unhandled one.
-        pool.close().catch(() => undefined);
+  retain(policies: ReadonlyMap<string, BackendPolicy>): void {
+    this.policies = policies;
+    for (const state of this.states.values()) {
+      const policy = policies.get(state.address);
+      if (policy === undefined) {
+        this.leave(state);
+        continue;
       }
-    }
-    for (const address of this.tracked.keys()) {
-      if (!addresses.has(address)) this.scheduleDrain(address);
-    }
-    for (const [address, timer] of this.draining) {
-      if (addresses.has(address)) {
-        clearTimeout(timer);
-        this.draining.delete(address);
+      if (state.leaving) {
+        state.leaving = false;
+        clearTimeout(state.drainTimer);
+        state.drainTimer = undefined;
       }
+      const settings = this.breakerSettings(policy);
+      if (!sameSettings(settings, state.breaker.settings)) state.breaker.configure(settings);
+      if (state.pool !== undefined && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
     }
   }
 
-  /** Closes every pool, waiting for the requests in flight to finish, and destroys every tracked connection. */
+  /** The run-time state of one backend, for `/routes`; undefined when it never had traffic. */
+  state(address: string): BackendView | undefined {
+    const state = this.states.get(address);
+    return state && { breaker: state.breaker.state, inFlight: state.inFlight, latencyMs: Math.round(state.latencyMs * 100) / 100 };
+  }
+
+  /** Every backend with live state, by address. */
+  snapshot(): Record<string, BackendView> {
+    const view: Record<string, BackendView> = {};
+    for (const address of [...this.states.keys()].sort()) view[address] = this.state(address) as BackendView;
+    return view;
+  }
+
+  /** Closes every pool (requests in flight finish first), destroys every tracked connection, stops every breaker. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.draining.values()) clearTimeout(timer);
-    this.draining.clear();
-    for (const sockets of this.tracked.values()) for (const socket of sockets) socket.destroy();
-    this.tracked.clear();
-    const pools = [...this.pools.values()];
-    this.pools.clear();
+    clearInterval(this.rotationTimer);
+    const pools: Pool[] = [];
+    for (const state of this.states.values()) {
+      clearTimeout(state.drainTimer);
+      for (const socket of state.sockets) socket.destroy();
+      if (state.pool !== undefined) pools.push(state.pool);
+      state.pool = undefined;
+      state.leaving = true;
+      state.breaker.shutdown();
+    }
+    this.states.clear();
     await Promise.all(pools.map((pool) => pool.close()));
   }
 
-  private scheduleDrain(address: string): void {
-    if (this.draining.has(address)) return;
-    const timer = setTimeout(() => {
-      this.draining.delete(address);
-      const sockets = this.tracked.get(address);
-      if (sockets === undefined) return;
-      for (const socket of sockets) socket.destroy();
+  private breakerSettings(policy: BackendPolicy | undefined): BreakerSettings {
+    const d = this.breakerDefaults;
+    const p = policy?.breaker;
+    if (p === undefined) return d;
+    return {
+      errorThresholdPercentage: p.errorThresholdPercentage ?? d.errorThresholdPercentage,
+      volumeThreshold: p.volumeThreshold ?? d.volumeThreshold,
+      resetTimeoutMs: p.resetTimeoutMs ?? d.resetTimeoutMs,
+      failOn5xx: p.failOn5xx ?? d.failOn5xx,
+      ...(p.responseCodeRatio !== undefined && { responseCodeRatio: p.responseCodeRatio }),
+    };
+  }
+
+  private leave(state: BackendState): void {
+    if (!state.leaving) {
+      state.leaving = true;
+      this.closePool(state);
+      if (state.sockets.size > 0) this.scheduleDrain(state);
+    }
+    this.releaseIfIdle(state);
+  }
+
+  /** Forgets a leaving backend once nothing is in flight to it. */
+  private releaseIfIdle(state: BackendState): void {
+    if (!state.leaving || state.inFlight > 0 || state.sockets.size > 0) return;
+    if (this.states.get(state.address) !== state) return;
+    this.states.delete(state.address);
+    clearTimeout(state.drainTimer);
+    this.closePool(state);
+    state.breaker.shutdown();
+  }
+
+  private closePool(state: BackendState): void {
+    const pool = state.pool;
+    if (pool === undefined) return;
+    state.pool = undefined;
+    // close() only rejects for a destroyed pool, which the registry never does; the catch keeps
+    // an unexpected rejection from becoming an unhandled one.
+    pool.close().catch(() => undefined);
+  }
+
+  private scheduleDrain(state: BackendState): void {
+    if (state.drainTimer !== undefined) return;
+    state.drainTimer = setTimeout(() => {
+      state.drainTimer = undefined;
+      for (const socket of state.sockets) socket.destroy();
     }, this.drainMs);
     // Open connections keep the process alive by themselves; the timer need not.
-    timer.unref();
-    this.draining.set(address, timer);
+    state.drainTimer.unref();
   }
 }

@@ -2,11 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { dial, type DialHooks } from '../../src/proxy/dial.js';
 import { tunnel } from '../../src/proxy/tunnel.js';
-import type { Backend } from '../../src/routing/types.js';
+import type { Backend, BackendPolicy } from '../../src/routing/types.js';
+import { UpstreamRegistry, type UpstreamRegistryOptions } from '../../src/upstream/registry.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { backend, freeTcpPort } from './tcp-harness.js';
+import { backend, freeTcpPort, portRoute, ROUND_ROBIN } from './tcp-harness.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -20,16 +23,26 @@ interface Seen {
   exhausted: { tried: number; last: string; clientOpen: boolean; data: string } | undefined;
 }
 
+interface DialerOptions {
+  readonly connectTimeoutMs: number;
+  readonly retries?: number;
+  readonly policy?: BackendPolicy;
+  readonly breaker?: UpstreamRegistryOptions['breaker'];
+}
+
 /**
- * A listener whose every connection is dialled to `backends` from index `first`: a connected
- * client is tunnelled, an exhausted one closed. Returns its port and what the hooks saw. Its
- * sockets start reading at once (no pauseOnConnect), as those of the HTTP and TLS entry points
- * do: the dialer pauses them itself, and still sees them reset.
+ * A listener whose every connection is dialled to a route over `backends`: a connected client is
+ * tunnelled, an exhausted one closed. Returns its port, what the hooks saw (the last connection's)
+ * and the registry. Its sockets start reading at once (no pauseOnConnect), as those of the HTTP
+ * and TLS entry points do: the dialer pauses them itself, and still sees them reset.
  */
-async function startDialer(backends: readonly Backend[], first: number, connectTimeoutMs: number): Promise<{ port: number; seen: Seen }> {
+async function startDialer(backends: readonly Backend[], opts: DialerOptions): Promise<{ port: number; seen: Seen; upstreams: UpstreamRegistry }> {
   const seen: Seen = { failed: [], connected: undefined, exhausted: undefined };
+  const upstreams = new UpstreamRegistry({ logger: pino({ level: 'silent' }), metrics: createMetrics(), retries: opts.retries ?? 2, ...(opts.breaker && { breaker: opts.breaker }) });
+  cleanups.push(() => upstreams.close());
   const hooks: DialHooks<string> = {
-    connectTimeoutMs,
+    upstreams,
+    connectTimeoutMs: opts.connectTimeoutMs,
     connected(client, upstream, chosen, data) {
       seen.connected = { address: chosen.address, data };
       tunnel(client, upstream);
@@ -42,17 +55,18 @@ async function startDialer(backends: readonly Backend[], first: number, connectT
       client.destroy();
     },
   };
+  const route = { ...portRoute('tcp', 1, []), backends, policy: opts.policy ?? ROUND_ROBIN };
   const clients: Socket[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     clients.push(client);
-    dial(hooks, client, backends, first, 'conn-data');
+    dial(hooks, client, route, '127.0.0.1', 'conn-data');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => {
     for (const client of clients) client.destroy();
     return new Promise((resolve) => server.close(resolve));
   });
-  return { port: (server.address() as AddressInfo).port, seen };
+  return { port: (server.address() as AddressInfo).port, seen, upstreams };
 }
 
 /** An echo backend on 127.0.0.1; returns its address and how many connections it accepted. */
@@ -137,51 +151,69 @@ function closedByPeer(socket: Socket): Promise<void> {
 
 const refusedAddress = async () => `127.0.0.1:${await freeTcpPort()}`;
 
-describe('dial: first backend that accepts', () => {
-  it('starts at `first`, skips a refusing backend for the next, and connects there', async () => {
-    const skipped = await startEcho();
+describe('dial: a backend that accepts, chosen by the picker', () => {
+  it('replaces a refusing backend with another and connects there', async () => {
     const good = await startEcho();
     const refused = await refusedAddress();
-    const { port, seen } = await startDialer([backend(skipped.address), backend(refused), backend(good.address)], 1, 2000);
+    const { port, seen } = await startDialer([backend(refused), backend(good.address)], { connectTimeoutMs: 2000 });
 
-    const client = connectClient(port);
-    expect(await roundTrip(client, 'ping')).toBe('ping');
-    expect(seen.failed).toEqual([{ address: refused, err: 'ECONNREFUSED', data: 'conn-data' }]);
+    // Round robin: at least one of the two connections is offered the refusing backend first.
+    expect(await roundTrip(connectClient(port), 'ping')).toBe('ping');
+    expect(await roundTrip(connectClient(port), 'pong')).toBe('pong');
+    expect(seen.failed.length).toBeGreaterThanOrEqual(1);
+    for (const failure of seen.failed) expect(failure).toEqual({ address: refused, err: 'ECONNREFUSED', data: 'conn-data' });
     expect(seen.connected).toEqual({ address: good.address, data: 'conn-data' });
     expect(seen.exhausted).toBeUndefined();
-    expect([skipped.accepted(), good.accepted()]).toEqual([0, 1]);
+    expect(good.accepted()).toBe(2);
   });
 
-  it('wraps around the list, trying each backend once, and hands the client back open when all refuse', async () => {
+  it('tries each backend at most once and hands the client back open when all refuse', async () => {
     const addresses = [await refusedAddress(), await refusedAddress(), await refusedAddress()];
-    const { port, seen } = await startDialer(addresses.map((a) => backend(a)), 2, 2000);
+    const { port, seen } = await startDialer(
+      addresses.map((a) => backend(a)),
+      { connectTimeoutMs: 2000, retries: 5 },
+    );
 
     await closedByPeer(connectClient(port));
-    expect(seen.failed.map((f) => [f.address, f.err])).toEqual([
-      [addresses[2], 'ECONNREFUSED'],
-      [addresses[0], 'ECONNREFUSED'],
-      [addresses[1], 'ECONNREFUSED'],
-    ]);
+    expect(seen.failed.map((f) => f.err)).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
+    expect(new Set(seen.failed.map((f) => f.address))).toEqual(new Set(addresses));
     expect(seen.connected).toBeUndefined();
     expect(seen.exhausted).toMatchObject({ tried: 3, clientOpen: true, data: 'conn-data' });
-    expect(seen.exhausted?.last).toContain(`${addresses[1]}: `);
+    expect(seen.exhausted?.last).toContain(`${seen.failed[2]?.address}: `);
+  });
+
+  it('stops after the registry\'s retries', async () => {
+    const addresses = [await refusedAddress(), await refusedAddress(), await refusedAddress(), await refusedAddress()];
+    const { port, seen } = await startDialer(
+      addresses.map((a) => backend(a)),
+      { connectTimeoutMs: 2000, retries: 1 },
+    );
+
+    await closedByPeer(connectClient(port));
+    expect(seen.failed).toHaveLength(2);
+    expect(seen.exhausted).toMatchObject({ tried: 2, clientOpen: true });
   });
 
   it('skips a backend that does not accept within the connect timeout', async () => {
     const silent = await blackhole();
     const good = await startEcho();
-    const { port, seen } = await startDialer([backend(silent.address), backend(good.address)], 0, 200);
+    const { port, seen } = await startDialer([backend(silent.address), backend(good.address)], { connectTimeoutMs: 200 });
 
-    const client = connectClient(port);
-    // Sent while the dialer still waits on the silent backend: the paused client keeps it.
-    expect(await roundTrip(client, 'early')).toBe('early');
-    expect(seen.failed).toEqual([{ address: silent.address, err: 'timeout', data: 'conn-data' }]);
-    expect(seen.connected?.address).toBe(good.address);
+    // One of the two is offered the silent backend first. Sent while the dialer still waits on
+    // it: the paused client keeps the bytes.
+    const [one, two] = [connectClient(port), connectClient(port)];
+    expect(await Promise.all([roundTrip(one, 'early'), roundTrip(two, 'later')])).toEqual(['early', 'later']);
+    expect(seen.failed.length).toBeGreaterThanOrEqual(1);
+    for (const failure of seen.failed) expect(failure).toEqual({ address: silent.address, err: 'timeout', data: 'conn-data' });
+    expect(good.accepted()).toBe(2);
   });
 
-  it('reports a timeout as the last failure when every backend is silent', async () => {
+  it("takes the route's connect timeout over the default, and reports it as the last failure", async () => {
     const silent = await blackhole();
-    const { port, seen } = await startDialer([backend(silent.address)], 0, 200);
+    const { port, seen } = await startDialer([backend(silent.address)], {
+      connectTimeoutMs: 20_000,
+      policy: { ...ROUND_ROBIN, timeouts: { connectMs: 200 } },
+    });
 
     await closedByPeer(connectClient(port));
     expect(seen.failed).toEqual([{ address: silent.address, err: 'timeout', data: 'conn-data' }]);
@@ -189,11 +221,36 @@ describe('dial: first backend that accepts', () => {
     expect(seen.exhausted?.last).toBe(`${silent.address}: no connection within 200 ms`);
   });
 
+  it('dials nothing once the only backend\'s breaker is open, and says none was tried', async () => {
+    const refused = await refusedAddress();
+    const { port, seen, upstreams } = await startDialer([backend(refused)], {
+      connectTimeoutMs: 2000,
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 },
+    });
+
+    await closedByPeer(connectClient(port));
+    expect(upstreams.state(refused)?.breaker).toBe('open');
+    seen.failed.length = 0;
+    await closedByPeer(connectClient(port));
+    expect(seen.failed).toEqual([]);
+    expect(seen.exhausted).toMatchObject({ tried: 0, clientOpen: true, last: 'no backend available' });
+  });
+
+  it('counts an open connection in flight until it closes', async () => {
+    const good = await startEcho();
+    const { port, upstreams } = await startDialer([backend(good.address)], { connectTimeoutMs: 2000 });
+
+    const client = connectClient(port);
+    expect(await roundTrip(client, 'hi')).toBe('hi');
+    expect(upstreams.state(good.address)?.inFlight).toBe(1);
+    client.destroy();
+    await waitFor(() => upstreams.state(good.address)?.inFlight === 0, 'the connection to stop counting');
+  });
+
   it('destroys the pending backend connection when the client resets while dialling, and stops', async () => {
     const silent = await blackhole();
-    const next = await startEcho();
     // A timeout longer than waitFor's: the pending connect can only end because the dialer destroyed it.
-    const { port, seen } = await startDialer([backend(silent.address), backend(next.address)], 0, 20_000);
+    const { port, seen, upstreams } = await startDialer([backend(silent.address)], { connectTimeoutMs: 20_000 });
     const before = connectsPendingTo(silent.port);
 
     const client = connectClient(port);
@@ -201,6 +258,7 @@ describe('dial: first backend that accepts', () => {
     client.resetAndDestroy();
     await waitFor(() => connectsPendingTo(silent.port) === before, 'the pending backend connection to be destroyed');
     expect(seen).toEqual({ failed: [], connected: undefined, exhausted: undefined });
-    expect(next.accepted()).toBe(0);
+    // Neither in flight nor held against the backend's breaker.
+    expect(upstreams.state(silent.address)).toEqual({ breaker: 'closed', inFlight: 0, latencyMs: 0 });
   });
 });

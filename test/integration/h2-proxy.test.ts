@@ -175,7 +175,7 @@ describe('HTTP/2 clients: errors', () => {
   it('answers the HTTP/1.1 error codes on the stream', async () => {
     const proxy = await startProxy(
       tableOf([route('empty.test', []), route('down.test', [await closedAddress()]), route('slow.test', [(await startBackend(() => undefined)).address])]),
-      { registry: { headersTimeoutMs: 200 } },
+      { upstream: { headersTimeoutMs: 200 } },
     );
     const session = h2Connect(proxy.port);
 

@@ -72,7 +72,7 @@ describe('HTTP/1.1 proxy: error responses', () => {
 
   it('answers 504 upstream-timeout when the backend sends no headers in time', async () => {
     const backend = await startBackend(() => undefined);
-    const proxy = await startProxy(tableOf([route('app.test', [backend.address])]), { registry: { headersTimeoutMs: 200 } });
+    const proxy = await startProxy(tableOf([route('app.test', [backend.address])]), { upstream: { headersTimeoutMs: 200 } });
 
     const reply = await send(proxy.port, { headers: { host: 'app.test' } });
     expect(reply.status).toBe(504);

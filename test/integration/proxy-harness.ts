@@ -20,7 +20,7 @@ import { UpstreamRegistry, type UpstreamRegistryOptions } from '../../src/upstre
 export function route(
   host: string,
   addresses: readonly string[],
-  opts: Partial<Pick<HttpRoute, 'redirectToHttps' | 'hsts' | 'backendProtocol'>> = {},
+  opts: Partial<Pick<HttpRoute, 'redirectToHttps' | 'hsts' | 'backendProtocol' | 'policy'>> = {},
 ): HttpRoute {
   return {
     id: `/${host}:0`,
@@ -32,8 +32,9 @@ export function route(
     backendProtocol: opts.backendProtocol ?? 'http1',
     backends: addresses.map((address, i) => {
       const colon = address.lastIndexOf(':');
-      return { address, host: address.slice(0, colon), port: Number(address.slice(colon + 1)), taskId: `t${i}`, appId: `/${host}` };
+      return { address, host: address.slice(0, colon), port: Number(address.slice(colon + 1)), taskId: `t${i}`, appId: `/${host}`, id: `id-${i}`, weight: 1 };
     }),
+    policy: opts.policy ?? { balance: 'roundrobin', sticky: false },
     status: [],
     cursor: 0,
   };
@@ -166,7 +167,7 @@ export interface RunningProxy {
 }
 
 export interface ProxyOptions extends Partial<Pick<HttpHandlersOptions, 'trustedProxies' | 'upstream' | 'websocketIdleTimeoutMs'>> {
-  readonly registry?: UpstreamRegistryOptions;
+  readonly registry?: Omit<UpstreamRegistryOptions, 'logger' | 'metrics'>;
   readonly limits?: HttpServerLimits;
 }
 
@@ -174,8 +175,8 @@ export interface ProxyOptions extends Partial<Pick<HttpHandlersOptions, 'trusted
 export async function startProxy(tables: TableSource, opts: ProxyOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics();
   const logger = pino({ level: 'silent' });
-  const upstreams = new UpstreamRegistry(opts.registry);
-  const h2cSessions = new H2cSessions(logger, { connectTimeoutMs: opts.upstream?.connectTimeoutMs });
+  const upstreams = new UpstreamRegistry({ ...opts.registry, logger, metrics });
+  const h2cSessions = new H2cSessions(logger, { connectTimeoutMs: opts.registry?.connectTimeoutMs });
   const handlers = createHttpHandlers({
     tables,
     upstreams,

@@ -6,19 +6,21 @@
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Counter, Gauge } from 'prom-client';
-import type { Backend, PortRoute, RoutingTable, TlsRoute } from '../../src/routing/types.js';
+import type { Backend, BackendPolicy, PortRoute, RoutingTable, TlsRoute } from '../../src/routing/types.js';
 
 export function backend(address: string, appId = '/app'): Backend {
   const colon = address.lastIndexOf(':');
-  return { address, host: address.slice(0, colon), port: Number(address.slice(colon + 1)), taskId: `${appId}.${address}`, appId };
+  return { address, host: address.slice(0, colon), port: Number(address.slice(colon + 1)), taskId: `${appId}.${address}`, appId, id: `id-${address}`, weight: 1 };
 }
 
-export function portRoute(protocol: 'tcp' | 'udp', port: number, addresses: readonly string[]): PortRoute {
-  return { id: `/app-${port}:0`, appIds: [`/app-${port}`], protocol, port, backends: addresses.map((a) => backend(a)), status: [], cursor: 0 };
+export const ROUND_ROBIN: BackendPolicy = { balance: 'roundrobin', sticky: false };
+
+export function portRoute(protocol: 'tcp' | 'udp', port: number, addresses: readonly string[], policy: BackendPolicy = ROUND_ROBIN): PortRoute {
+  return { id: `/app-${port}:0`, appIds: [`/app-${port}`], protocol, port, backends: addresses.map((a) => backend(a)), policy, status: [], cursor: 0 };
 }
 
 export function tlsRoute(port: number, host: string): TlsRoute {
-  return { id: `/tls-${port}:0`, appIds: [`/tls-${port}`], hosts: [host], port, backends: [], status: [], cursor: 0 };
+  return { id: `/tls-${port}:0`, appIds: [`/tls-${port}`], hosts: [host], port, backends: [], policy: ROUND_ROBIN, status: [], cursor: 0 };
 }
 
 let version = 0;

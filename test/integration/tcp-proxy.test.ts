@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { createTcpHandler } from '../../src/proxy/tcp.js';
 import type { RoutingTable } from '../../src/routing/types.js';
-import { UpstreamRegistry } from '../../src/upstream/registry.js';
+import { backendPolicies, UpstreamRegistry } from '../../src/upstream/registry.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { freeTcpPort, portRoute, portTable, swappable, valueOf } from './tcp-harness.js';
 
@@ -33,7 +33,7 @@ interface ProxyOptions {
 
 async function startProxy(tables: { current: RoutingTable }, opts: ProxyOptions = {}): Promise<Proxy> {
   const metrics = createMetrics();
-  const upstreams = new UpstreamRegistry({ drainMs: opts.drainMs ?? 30_000 });
+  const upstreams = new UpstreamRegistry({ drainMs: opts.drainMs ?? 30_000, logger: pino({ level: 'silent' }), metrics });
   const handler = createTcpHandler({
     tables,
     upstreams,
@@ -197,6 +197,38 @@ describe('raw TCP proxy', () => {
     expect(await valueOf(proxy.metrics.connections, { protocol: 'tcp' })).toBe(0);
   });
 
+  it('opens the breaker of a refusing backend, then closes clients at once as all-backends-open', async () => {
+    const refused = `127.0.0.1:${await freeTcpPort()}`;
+    const tables = swappable(portTable([portRoute('tcp', PORT, [refused], { balance: 'roundrobin', sticky: false, breaker: { volumeThreshold: 2 } })]));
+    const proxy = await startProxy(tables);
+    proxy.upstreams.retain(backendPolicies(tables.current));
+    await closedByPeer(connectClient(proxy.port));
+    await closedByPeer(connectClient(proxy.port));
+    expect(proxy.upstreams.state(refused)?.breaker).toBe('open');
+    await closedByPeer(connectClient(proxy.port));
+    expect(await valueOf(proxy.metrics.connectionErrors, { protocol: 'tcp', reason: 'upstream-connect' })).toBe(2);
+    expect(await valueOf(proxy.metrics.connectionErrors, { protocol: 'tcp', reason: 'all-backends-open' })).toBe(1);
+  });
+
+  it('counts an open connection in flight at its backend until it closes', async () => {
+    const { address } = await startBackend(echo);
+    const proxy = await startProxy(swappable(portTable([portRoute('tcp', PORT, [address])])));
+    const client = connectClient(proxy.port);
+    expect(await roundTrip(client, 'hi')).toBe('hi');
+    expect(proxy.upstreams.state(address)?.inFlight).toBe(1);
+    client.destroy();
+    await waitFor(() => proxy.upstreams.state(address)?.inFlight === 0, 'the connection to stop counting');
+  });
+
+  it("follows the route's tunnel idle timeout over the handler's", async () => {
+    const { address } = await startBackend(echo);
+    const policy = { balance: 'roundrobin', sticky: false, timeouts: { tunnelIdleMs: 150 } } as const;
+    const proxy = await startProxy(swappable(portTable([portRoute('tcp', PORT, [address], policy)])), { idleTimeoutMs: 0 });
+    const client = connectClient(proxy.port);
+    expect(await roundTrip(client, 'hi')).toBe('hi');
+    await closedByPeer(client);
+  });
+
   it('a backend that does not answer in time is skipped for the next one', async () => {
     const silent = await blackhole();
     const { address } = await startBackend(echo);
@@ -254,7 +286,7 @@ describe('raw TCP drain when a backend leaves', () => {
   /** What main does on every swap: the new table, then the registry keeps only its backends. */
   function swap(tables: { current: RoutingTable }, proxy: Proxy, addresses: string[]): void {
     tables.current = portTable([portRoute('tcp', PORT, addresses)]);
-    proxy.upstreams.retain(new Set(addresses));
+    proxy.upstreams.retain(backendPolicies(tables.current));
   }
 
   it('closes its open connection after drainMs, not before', async () => {

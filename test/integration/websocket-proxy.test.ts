@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { backendPolicies } from '../../src/upstream/registry.js';
 import { buildTable, closeAll, closedAddress, route, sendRaw, sha256, startBackend, startProxy, tableOf, waitFor } from './proxy-harness.js';
 
 const sockets: WebSocket[] = [];
@@ -186,6 +187,32 @@ describe('WebSocket through the proxy', () => {
       expect([host, reply.status, reply.headers['x-baton-error']]).toEqual([host, status, code]);
       expect(await proxy.errors(code)).toBe(1);
     }
+  });
+
+  it('answers 503 all-backends-open once every backend of the route has its breaker open', async () => {
+    const policy = { balance: 'roundrobin', sticky: false, breaker: { volumeThreshold: 1 } } as const;
+    const tables = tableOf([route('ws.test', [await closedAddress()], { policy })]);
+    const proxy = await startProxy(tables);
+    proxy.upstreams.retain(backendPolicies(tables.current));
+
+    expect((await refusal(connect(proxy.port, 'ws.test'))).status).toBe(502);
+    const reply = await refusal(connect(proxy.port, 'ws.test'));
+    expect([reply.status, reply.headers['x-baton-error']]).toEqual([503, 'all-backends-open']);
+  });
+
+  it('counts an open WebSocket in flight at its backend, and sends a sticky cookie holder to its backend', async () => {
+    const a = await startWsBackend();
+    const b = await startWsBackend();
+    const policy = { balance: 'roundrobin', sticky: true } as const;
+    const proxy = await startProxy(tableOf([route('ws.test', [a.address, b.address], { policy })]));
+
+    const clients = [0, 1, 2].map(() => new WebSocket(`ws://127.0.0.1:${proxy.port}/`, { headers: { host: 'ws.test', cookie: 'baton_sticky=id-1' } }));
+    for (const socket of clients) socket.on('error', () => undefined);
+    await Promise.all(clients.map(opened));
+    expect([a.peers.length, b.peers.length]).toEqual([0, 3]);
+    expect(proxy.upstreams.state(b.address)?.inFlight).toBe(3);
+    for (const socket of clients) socket.terminate();
+    await waitFor(() => proxy.upstreams.state(b.address)?.inFlight === 0);
   });
 
   it('answers other upgrades, and WebSocket to h2c backends, with 501 upgrade-not-supported', async () => {

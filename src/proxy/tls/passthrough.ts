@@ -3,15 +3,12 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../../observability/metrics.js';
 import { RateLimitedLog } from '../../observability/rate-limited-log.js';
 import type { TableSource, TlsRoute } from '../../routing/types.js';
+import type { UpstreamRegistry } from '../../upstream/registry.js';
 import { dial, type DialHooks } from '../dial.js';
+import { normaliseAddress } from '../forwarded.js';
 import { tunnel } from '../tunnel.js';
 import { readClientHello, type ClientHello, type HelloOutcome } from './hello-reader.js';
 import { TlsRejects } from './rejects.js';
-
-/** The part of the backend registry passthrough needs: open connections are drained by backend address. */
-export interface ConnectionTracker {
-  track(address: string, socket: Socket): void;
-}
 
 /** One connection being dialled: its route, and the bytes read so far (the ClientHello and whatever followed). */
 interface Forward {
@@ -23,13 +20,14 @@ export interface TlsPassthroughOptions {
   readonly tables: TableSource;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Time to connect to one backend before trying the next. */
+  /** Time to connect to one backend before trying another (a route's `policy.timeouts.connectMs` overrides it). */
   readonly connectTimeoutMs: number;
   /** Time for a client to send its whole ClientHello (own-port connections). */
   readonly helloTimeoutMs: number;
-  /** A tunnel idle this long in both directions is closed; 0 = never. */
+  /** A tunnel idle this long in both directions is closed; 0 = never (a route's `policy.timeouts.tunnelIdleMs` overrides it). */
   readonly idleTimeoutMs?: number;
-  readonly registry?: ConnectionTracker;
+  /** Backend choice (breakers, balance), retries, and the connections drained when a backend leaves. */
+  readonly registry: UpstreamRegistry;
   /** Shared with the HTTPS entry point so both count and log alike; built from `logger` if absent. */
   readonly rejects?: TlsRejects;
 }
@@ -54,17 +52,17 @@ export class TlsPassthrough {
     this.ownPortFail = (socket, reason, detail) => rejects.reject(socket, reason, detail === undefined ? {} : { detail });
     const connected = opts.metrics.connections.labels({ protocol: 'tls-passthrough' });
     const idleTimeoutMs = opts.idleTimeoutMs ?? 0;
-    const registry = opts.registry;
     this.dialHooks = {
+      upstreams: opts.registry,
       connectTimeoutMs: opts.connectTimeoutMs,
-      connected(client, upstream, backend, { bytes }) {
+      connected(client, upstream, _backend, { route, bytes }) {
         connected.inc();
-        registry?.track(backend.address, upstream);
         upstream.write(bytes);
-        tunnel(client, upstream, idleTimeoutMs);
+        tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs);
       },
-      exhausted(client, { route }, _tried, last) {
-        rejects.reject(client, 'upstream-connect', { route: route.id, err: last });
+      exhausted(client, { route }, tried, last) {
+        if (tried === 0) rejects.reject(client, 'all-backends-open', { route: route.id });
+        else rejects.reject(client, 'upstream-connect', { route: route.id, err: last });
       },
     };
   }
@@ -81,19 +79,16 @@ export class TlsPassthrough {
   }
 
   /**
-   * Sends a connection whose ClientHello has been read (`bytes`, socket paused) to the next of
-   * the route's backends, round robin; a backend that refuses or does not answer in time is
-   * skipped for the next (each tried once).
+   * Sends a connection whose ClientHello has been read (`bytes`, socket paused) to the backend the
+   * route's picker chooses; a backend that refuses or does not answer in time is replaced by
+   * another (see `dial`). Every breaker open: closed as `all-backends-open`.
    */
   forward(client: Socket, bytes: Buffer, route: TlsRoute): void {
-    const backends = route.backends;
-    if (backends.length === 0) {
+    if (route.backends.length === 0) {
       this.rejects.reject(client, 'no-healthy-backend', { route: route.id });
       return;
     }
-    const first = route.cursor % backends.length;
-    route.cursor = first + 1;
-    dial(this.dialHooks, client, backends, first, { route, bytes });
+    dial(this.dialHooks, client, route, normaliseAddress(client.remoteAddress), { route, bytes });
   }
 
   private routeOwnPort(socket: Socket, port: number, hello: ClientHello, bytes: Buffer): void {

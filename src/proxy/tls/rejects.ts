@@ -15,6 +15,8 @@ export type TlsRejectReason =
   /** No TLS route for the server name on a passthrough-only port. */
   | 'no-route'
   | 'no-healthy-backend'
+  /** Every backend of the route has its circuit breaker open. */
+  | 'all-backends-open'
   /** Every backend of the route refused, timed out or failed to connect. */
   | 'upstream-connect'
   /** The TLS handshake failed (no shared cipher or version, bad record, reset). */

@@ -1,3 +1,6 @@
+import { balanceSetting, batonWeightSetting } from './balance.js';
+import { batonBreaker, BREAKER_SUFFIXES } from './breaker.js';
+import { batonTimeouts, TIMEOUT_SUFFIXES } from './timeouts.js';
 import {
   backendProtocolSetting,
   booleanSetting,
@@ -16,8 +19,9 @@ import {
 } from './values.js';
 
 /**
- * baton's own labels: `BATON_REALM`, and per port n `BATON_{n}_PROTOCOL`, `_VHOST`, `_PATH`,
- * `_PORT`, `_SSL_CERT`, `_REDIRECT_TO_HTTPS`, `_USE_HSTS`, `_BACKEND_PROTOCOL`.
+ * baton's own labels: `BATON_REALM`, `BATON_WEIGHT` (the app's share of routes it shares), and
+ * per port n `BATON_{n}_PROTOCOL`, `_VHOST`, `_PATH`, `_PORT`, `_SSL_CERT`, `_REDIRECT_TO_HTTPS`,
+ * `_USE_HSTS`, `_BACKEND_PROTOCOL`, `_BALANCE`, `_STICKY`, `_BREAKER_*` and `_TIMEOUT_*`.
  */
 export function batonPort(labels: Labels, n: number): PortReading {
   const realm = labels.BATON_REALM;
@@ -35,10 +39,16 @@ export function batonPort(labels: Labels, n: number): PortReading {
     redirectToHttps: readSetting(labels, `BATON_${n}_REDIRECT_TO_HTTPS`, booleanSetting),
     hsts: readSetting(labels, `BATON_${n}_USE_HSTS`, booleanSetting),
     backendProtocol: readSetting(labels, `BATON_${n}_BACKEND_PROTOCOL`, backendProtocolSetting),
+    balance: readSetting(labels, `BATON_${n}_BALANCE`, balanceSetting),
+    sticky: readSetting(labels, `BATON_${n}_STICKY`, booleanSetting),
+    weight: readSetting(labels, 'BATON_WEIGHT', batonWeightSetting),
+    breaker: batonBreaker(labels, n),
+    timeouts: batonTimeouts(labels, n),
   };
 }
 
-const PORT_LABEL = /^BATON_(\d+)_(?:PROTOCOL|VHOST|PATH|PORT|SSL_CERT|REDIRECT_TO_HTTPS|USE_HSTS|BACKEND_PROTOCOL)$/;
+const PORT_SUFFIXES = ['PROTOCOL', 'VHOST', 'PATH', 'PORT', 'SSL_CERT', 'REDIRECT_TO_HTTPS', 'USE_HSTS', 'BACKEND_PROTOCOL', 'BALANCE', 'STICKY', ...BREAKER_SUFFIXES, ...TIMEOUT_SUFFIXES];
+const PORT_LABEL = new RegExp(`^BATON_(\\d+)_(?:${PORT_SUFFIXES.join('|')})$`);
 
 export function batonPortLabels(labels: Labels): PortLabel[] {
   return portLabelsMatching(labels, PORT_LABEL);

@@ -1,10 +1,14 @@
+import { traefikMethodSetting, traefikWeightSetting } from './balance.js';
+import { traefikBreakerSetting } from './breaker.js';
 import {
   badLabel,
+  booleanSetting,
   commaList,
   hostsSetting,
   isFalse,
   pathsSetting,
   portIndexOf,
+  readSetting,
   type Labels,
   type PortLabel,
   type PortReading,
@@ -14,36 +18,61 @@ import {
 const RULE = 'traefik.frontend.rule';
 const PORT_INDEX = 'traefik.portIndex';
 const RULE_EXPECTED = 'Host:a.example.com,b.example.com and/or PathPrefix:/x, joined by ;';
+const METHOD = 'traefik.backend.loadbalancer.method';
+/** `sticky` is traefik 1.x's older spelling of `stickiness`; the newer one wins. */
+const STICKY_LABELS = ['traefik.backend.loadbalancer.stickiness', 'traefik.backend.loadbalancer.sticky'];
+const WEIGHT = 'traefik.weight';
+const BREAKER = 'traefik.backend.circuitbreaker.expression';
+const BACKEND_LABELS = [METHOD, ...STICKY_LABELS, WEIGHT, BREAKER];
 
 /**
  * traefik 1.x labels: `traefik.enable=false` switches the app off; `traefik.frontend.rule`
- * (`Host:` and `PathPrefix:` matchers, `PathPrefixStrip:` read as `PathPrefix:`) applies to the
- * port `traefik.portIndex` names (default 0).
+ * (`Host:` and `PathPrefix:` matchers, `PathPrefixStrip:` read as `PathPrefix:`) and the backend
+ * labels (`traefik.backend.loadbalancer.method`, `.stickiness` / `.sticky`, `traefik.weight`,
+ * `traefik.backend.circuitbreaker.expression`) apply to the port `traefik.portIndex` names
+ * (default 0).
  */
 export function traefikPort(labels: Labels, n: number): PortReading {
   const enable = labels['traefik.enable'];
   const excluded = enable !== undefined && isFalse(enable);
+  const named = namedLabel(labels);
+  if (named === undefined) return { excluded };
   const rule = labels[RULE];
-  if (rule === undefined) return { excluded };
-  const target = rulePort(labels);
+  const target = targetPort(labels, named);
   if (target.error !== undefined) {
-    // The rule's port is unknown: it would have been port 0 without the bad index.
-    return n === 0 ? { excluded, hosts: target, paths: target } : { excluded };
+    // The labels' port is unknown: it would have been port 0 without the bad index.
+    if (n !== 0) return { excluded };
+    const bad = { label: target.label, error: target.error };
+    return rule === undefined ? { excluded, balance: bad } : { excluded, hosts: bad, paths: bad };
   }
   if (target.value !== n) return { excluded };
-  return { excluded, ...parseRule(rule) };
+  const stickyLabel = STICKY_LABELS.find((label) => labels[label] !== undefined);
+  return {
+    excluded,
+    ...(rule !== undefined && parseRule(rule)),
+    balance: readSetting(labels, METHOD, traefikMethodSetting),
+    sticky: stickyLabel === undefined ? undefined : readSetting(labels, stickyLabel, booleanSetting),
+    weight: readSetting(labels, WEIGHT, traefikWeightSetting),
+    breaker: readSetting(labels, BREAKER, traefikBreakerSetting),
+  };
 }
 
 export function traefikPortLabels(labels: Labels): PortLabel[] {
-  if (labels[RULE] === undefined) return [];
-  const target = rulePort(labels);
+  const named = namedLabel(labels);
+  if (named === undefined) return [];
+  const target = targetPort(labels, named);
   if (target.error !== undefined) return [];
   return [{ index: target.value, label: target.label }];
 }
 
-function rulePort(labels: Labels): Setting<number> {
+/** The label that gives the app a traefik port to configure: the rule, else a backend label. */
+function namedLabel(labels: Labels): string | undefined {
+  return labels[RULE] !== undefined ? RULE : BACKEND_LABELS.find((label) => labels[label] !== undefined);
+}
+
+function targetPort(labels: Labels, named: string): Setting<number> {
   const value = labels[PORT_INDEX];
-  if (value === undefined) return { label: RULE, value: 0 };
+  if (value === undefined) return { label: named, value: 0 };
   const index = portIndexOf(value.trim());
   if (index === undefined) return { label: PORT_INDEX, error: badLabel(PORT_INDEX, value, 'a port index: 0, 1, ...') };
   return { label: PORT_INDEX, value: index };

@@ -3,6 +3,9 @@
  * a reason that names the label, its value and what was expected (shown on `/routes`).
  */
 
+import type { Balance, BreakerPolicy, TimeoutPolicy } from '../types.js';
+import type { AppWeight } from './balance.js';
+
 export type Setting<T> =
   | { readonly label: string; readonly value: T; readonly error?: undefined }
   | { readonly label: string; readonly error: string; readonly value?: undefined };
@@ -29,6 +32,13 @@ export interface PortReading {
   readonly redirectToHttps?: Setting<boolean>;
   readonly hsts?: Setting<boolean>;
   readonly backendProtocol?: Setting<BackendProtocol>;
+  readonly balance?: Setting<Balance>;
+  /** Sticky sessions (HTTP routes only). */
+  readonly sticky?: Setting<boolean>;
+  readonly weight?: Setting<AppWeight>;
+  /** The dialect's breaker settings as a whole: a dialect that sets any of them sets the breaker. */
+  readonly breaker?: Setting<BreakerPolicy>;
+  readonly timeouts?: Setting<TimeoutPolicy>;
 }
 
 /** A per-port label and the port it names, to catch labels for ports the app does not have. */

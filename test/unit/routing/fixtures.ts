@@ -54,3 +54,6 @@ export function taskView(appId: string, id: string, opts: TaskOptions = {}): Tas
 export function appView(app: AppDef, tasks: TaskView[] = []): AppView {
   return { app, tasks };
 }
+
+/** What a spec carries when no policy or weight label is set. */
+export const DEFAULT_SPEC_POLICY = { policy: { balance: 'roundrobin', sticky: false }, weight: { value: 1, perBackend: false } } as const;

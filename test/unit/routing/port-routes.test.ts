@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { backendId } from '../../../src/routing/backend-id.js';
 import { TableBuilder } from '../../../src/routing/table.js';
 import type { AppView } from '../../../src/state/model.js';
 import { appDef, appView, taskView } from './fixtures.js';
@@ -20,8 +21,11 @@ describe('TableBuilder: tcp and udp port routes', () => {
         appIds: ['/db'],
         protocol: 'tcp',
         port: 10005,
-        backends: [{ address: 'db-agent:31000', host: 'db-agent', port: 31000, taskId: 'db.1', appId: '/db' }],
-        status: [{ address: 'db-agent:31000', host: 'db-agent', port: 31000, taskId: 'db.1', appId: '/db', health: 'no-checks', routable: true }],
+        backends: [{ address: 'db-agent:31000', host: 'db-agent', port: 31000, taskId: 'db.1', appId: '/db', id: backendId('db.1', 31000), weight: 1 }],
+        status: [
+          { address: 'db-agent:31000', host: 'db-agent', port: 31000, taskId: 'db.1', appId: '/db', id: backendId('db.1', 31000), weight: 1, health: 'no-checks', routable: true },
+        ],
+        policy: { balance: 'roundrobin', sticky: false },
         cursor: 0,
       },
     ]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { routeSpecs } from '../../../src/routing/route-spec.js';
 import type { AppPort } from '../../../src/state/model.js';
-import { appDef } from './fixtures.js';
+import { appDef, DEFAULT_SPEC_POLICY } from './fixtures.js';
 
 const specsOf = (labels: Record<string, string>, ports: number | Array<Partial<AppPort>> = 1) =>
   routeSpecs(appDef('/shop/db', { labels, ports }), {});
@@ -22,8 +22,8 @@ const reasonOf = (labels: Record<string, string>, ports: number | Array<Partial<
 
 describe('routeSpecs: listening port of tcp and udp routes', () => {
   it('defaults to the app port service port', () => {
-    expect(only({ BATON_0_PROTOCOL: 'tcp' }, [{ servicePort: 10042 }])).toEqual({ appId: '/shop/db', portIndex: 0, protocol: 'tcp', port: 10042 });
-    expect(only({}, [{ protocol: 'udp', servicePort: 10053 }])).toEqual({ appId: '/shop/db', portIndex: 0, protocol: 'udp', port: 10053 });
+    expect(only({ BATON_0_PROTOCOL: 'tcp' }, [{ servicePort: 10042 }])).toEqual({ appId: '/shop/db', portIndex: 0, protocol: 'tcp', port: 10042, ...DEFAULT_SPEC_POLICY });
+    expect(only({}, [{ protocol: 'udp', servicePort: 10053 }])).toEqual({ appId: '/shop/db', portIndex: 0, protocol: 'udp', port: 10053, ...DEFAULT_SPEC_POLICY });
   });
 
   it('BATON_n_PORT, then HAPROXY_n_PORT, override the service port', () => {
@@ -65,6 +65,7 @@ describe('routeSpecs: listening port of tcp and udp routes', () => {
       portIndex: 0,
       protocol: 'tcp',
       port: 10000,
+      ...DEFAULT_SPEC_POLICY,
     });
   });
 
@@ -86,6 +87,7 @@ describe('routeSpecs: tls passthrough', () => {
       portIndex: 0,
       protocol: 'tls',
       hosts: ['b.example.com', 'a.example.com'],
+      ...DEFAULT_SPEC_POLICY,
     });
   });
 

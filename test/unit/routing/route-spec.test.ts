@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { routeSpecs, type AppSpecs, type HttpSpec } from '../../../src/routing/route-spec.js';
-import { appDef } from './fixtures.js';
+import { appDef, DEFAULT_SPEC_POLICY } from './fixtures.js';
 
 const specsOf = (labels: Record<string, string>, opts: { realm?: string; domain?: string } = {}, ports = 1) =>
   routeSpecs(appDef('/shop/web', { labels, ports }), opts);
@@ -18,6 +18,7 @@ const http = (spec: Pick<HttpSpec, 'appId' | 'portIndex' | 'hosts' | 'paths'> & 
   redirectToHttps: false,
   hsts: false,
   backendProtocol: 'http1',
+  ...DEFAULT_SPEC_POLICY,
   ...spec,
 });
 
@@ -37,7 +38,7 @@ describe('routeSpecs: baton labels', () => {
 
   it('keeps a non-http spec with its protocol', () => {
     const { specs } = specsOf({ BATON_0_PROTOCOL: 'TLS', BATON_0_VHOST: 'db.example.com' });
-    expect(specs).toEqual([{ appId: '/shop/web', portIndex: 0, protocol: 'tls', hosts: ['db.example.com'] }]);
+    expect(specs).toEqual([{ appId: '/shop/web', portIndex: 0, protocol: 'tls', hosts: ['db.example.com'], ...DEFAULT_SPEC_POLICY }]);
   });
 });
 
@@ -223,7 +224,7 @@ describe('routeSpecs: bad labels disable only their port', () => {
   });
 
   it('a label for a port the app does not have disables that port only', () => {
-    const { specs, disabled } = specsOf({ HAPROXY_3_VHOST: 'three.example.com', HAPROXY_3_BALANCE: 'leastconn' });
+    const { specs, disabled } = specsOf({ HAPROXY_3_VHOST: 'three.example.com', HAPROXY_3_BIND_ADDR: '10.0.0.42' });
     expect(specs).toEqual([http({ appId: '/shop/web', portIndex: 0, hosts: ['web.shop'], paths: ['/'] })]);
     expect(disabled).toEqual([
       { appId: '/shop/web', portIndex: 3, reason: 'label HAPROXY_3_VHOST="three.example.com" names port 3, but the app has 1 port: expected a port index below 1' },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { backendId } from '../../../src/routing/backend-id.js';
 import { TableBuilder } from '../../../src/routing/table.js';
 import type { AppView } from '../../../src/state/model.js';
 import { appDef, appView, taskView } from './fixtures.js';
@@ -10,14 +11,18 @@ describe('TableBuilder: backends', () => {
     const app = appDef('/web', { ports: 2, labels: { BATON_1_VHOST: 'admin.example.com' } });
     const table = build([appView(app, [taskView('/web', 'web.1', { host: 'agent-7', ports: [31000, 31001] })])]);
     expect(table.version).toBe(7);
-    expect(table.lookupHttp('web', '/')?.backends).toEqual([{ address: 'agent-7:31000', host: 'agent-7', port: 31000, taskId: 'web.1', appId: '/web' }]);
+    expect(table.lookupHttp('web', '/')?.backends).toEqual([
+      { address: 'agent-7:31000', host: 'agent-7', port: 31000, taskId: 'web.1', appId: '/web', id: backendId('web.1', 31000), weight: 1 },
+    ]);
     expect(table.lookupHttp('admin.example.com', '/')?.backends.map((b) => b.address)).toEqual(['agent-7:31001']);
   });
 
   it('IP-per-task: the task IP and the container port', () => {
     const app = appDef('/web', { ipPerTask: true, ports: [{ containerPort: 8080 }] });
     const table = build([appView(app, [taskView('/web', 'web.1', { ipAddresses: ['172.17.0.5', '10.9.9.9'], ports: [] })])]);
-    expect(table.routes[0]?.backends).toEqual([{ address: '172.17.0.5:8080', host: '172.17.0.5', port: 8080, taskId: 'web.1', appId: '/web' }]);
+    expect(table.routes[0]?.backends).toEqual([
+      { address: '172.17.0.5:8080', host: '172.17.0.5', port: 8080, taskId: 'web.1', appId: '/web', id: backendId('web.1', 8080), weight: 1 },
+    ]);
   });
 
   it('IPv6 literals are bracketed in the address, bare in host', () => {
@@ -53,8 +58,19 @@ describe('TableBuilder: backends', () => {
     const route = table.routes[0]!;
     expect(route.backends.map((b) => b.taskId)).toEqual(['web.1']);
     expect(route.status).toEqual([
-      { address: 'h1:31000', host: 'h1', port: 31000, taskId: 'web.1', appId: '/web', health: 'healthy', routable: true },
-      { address: 'h2:31000', host: 'h2', port: 31000, taskId: 'web.2', appId: '/web', health: 'unhealthy', routable: false, why: 'health check failing' },
+      { address: 'h1:31000', host: 'h1', port: 31000, taskId: 'web.1', appId: '/web', id: backendId('web.1', 31000), weight: 1, health: 'healthy', routable: true },
+      {
+        address: 'h2:31000',
+        host: 'h2',
+        port: 31000,
+        taskId: 'web.2',
+        appId: '/web',
+        id: backendId('web.2', 31000),
+        weight: 0,
+        health: 'unhealthy',
+        routable: false,
+        why: 'health check failing',
+      },
     ]);
   });
 });

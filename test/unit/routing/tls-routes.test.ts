@@ -20,8 +20,9 @@ describe('TableBuilder: tls passthrough routes', () => {
         id: '/vault:0',
         appIds: ['/vault'],
         hosts: ['vault.example.com'],
-        backends: [{ address: 'vault-agent:31000', host: 'vault-agent', port: 31000, taskId: 'vault.1', appId: '/vault' }],
+        backends: [{ address: 'vault-agent:31000', host: 'vault-agent', port: 31000, taskId: 'vault.1', appId: '/vault', id: expect.any(String), weight: 1 }],
         status: [expect.objectContaining({ taskId: 'vault.1', routable: true })],
+        policy: { balance: 'roundrobin', sticky: false },
         cursor: 0,
       },
     ]);
