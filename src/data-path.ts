@@ -15,14 +15,9 @@ import { TlsPassthrough } from './proxy/tls/passthrough.js';
 import { UdpProxy } from './proxy/udp.js';
 import type { RoutingTable, TableSource } from './routing/types.js';
 import { H2cSessions } from './upstream/h2c-sessions.js';
-import { backendPolicies, UpstreamRegistry, type BackendView } from './upstream/registry.js';
+import { backendPolicies, UpstreamRegistry } from './upstream/registry.js';
 
 /** `/routes` run-time data: the listeners and certificates, and the live state of each backend that has had traffic. */
-export interface DataPathStatus extends RuntimeStatus {
-  /** By backend address: breaker state, requests and connections in flight, latency average (ms). */
-  readonly backends: Readonly<Record<string, BackendView>>;
-}
-
 /**
  * Everything on the data path, built from the config around one table source: the HTTP entry
  * point (HTTP/1.1 and h2c), the optional HTTPS entry point (TLS, h2, passthrough by SNI), the
@@ -118,7 +113,7 @@ export class DataPath {
     return { http, https: await listen(this.https.server, this.config.https.host, this.config.https.port) };
   }
 
-  runtime(): DataPathStatus {
+  runtime(): RuntimeStatus {
     return { listeners: this.services.status(), ...(this.certs && { certificates: this.certs.status() }), backends: this.upstreams.snapshot() };
   }
 

@@ -1,19 +1,32 @@
 import type { BackendStatus, RoutingTable } from '../routing/types.js';
 
-/** What the service-port listeners and the certificate store say about themselves, for `/routes`. */
+/**
+ * What the data path says about itself, for `/routes`: service-port listeners, certificates, and
+ * the live state of each backend that has had traffic (breaker, in flight, latency), by address.
+ */
 export interface RuntimeStatus {
   readonly listeners: readonly { protocol: string; port: number; state: string; error?: string }[];
   readonly certificates?: unknown;
+  readonly backends?: Readonly<Record<string, LiveBackend>>;
 }
 
-function backendsView(status: readonly BackendStatus[]) {
+/** A backend's live state as the registry reports it. */
+export interface LiveBackend {
+  readonly breaker: string;
+  readonly inFlight: number;
+  readonly latencyMs: number;
+}
+
+function backendsView(status: readonly BackendStatus[], live: RuntimeStatus['backends']) {
   return status.map((b) => ({
     address: b.address,
     taskId: b.taskId,
     appId: b.appId,
     health: b.health,
     routable: b.routable,
+    weight: b.weight,
     ...(b.why !== undefined && { why: b.why }),
+    ...(live?.[b.address] && { live: live[b.address] }),
   }));
 }
 
@@ -28,30 +41,34 @@ export function routesView(table: RoutingTable, runtime: RuntimeStatus, now: num
       apps: route.appIds,
       hosts: route.hosts,
       path: route.path,
+      policy: route.policy,
       ...(route.redirectToHttps && { redirectToHttps: true }),
       ...(route.hsts && { hsts: true }),
       ...(route.backendProtocol !== 'http1' && { backendProtocol: route.backendProtocol }),
       routable: route.backends.length,
-      backends: backendsView(route.status),
+      backends: backendsView(route.status, runtime.backends),
     })),
     ports: table.portRoutes.map((route) => ({
       id: route.id,
       apps: route.appIds,
       protocol: route.protocol,
       port: route.port,
+      policy: route.policy,
       routable: route.backends.length,
-      backends: backendsView(route.status),
+      backends: backendsView(route.status, runtime.backends),
     })),
     tls: table.tlsRoutes.map((route) => ({
       id: route.id,
       apps: route.appIds,
       hosts: route.hosts,
       port: route.port ?? 'https',
+      policy: route.policy,
       routable: route.backends.length,
-      backends: backendsView(route.status),
+      backends: backendsView(route.status, runtime.backends),
     })),
     disabled: table.disabled,
     listeners: runtime.listeners,
+    ...(runtime.backends !== undefined && { liveBackends: Object.keys(runtime.backends).length }),
     ...(runtime.certificates !== undefined && { certificates: runtime.certificates }),
   };
 }

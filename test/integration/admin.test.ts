@@ -39,8 +39,9 @@ describe('admin API', () => {
     expect(json.table.ageMs).toBeGreaterThanOrEqual(0);
   });
 
-  it('GET /routes shows every route with its backends and health', async () => {
+  it('GET /routes shows every route with its policy, backends, health and live breaker state', async () => {
     const s = await start();
+    expect((await s.get('web.example.com')).status).toBe(200);
     const { json } = await s.admin('/routes');
     expect(json.routes).toEqual([
       {
@@ -48,8 +49,19 @@ describe('admin API', () => {
         apps: ['/web'],
         hosts: ['*.web.example.com', 'web.example.com'],
         path: '/',
+        policy: { balance: 'roundrobin', sticky: false },
         routable: 1,
-        backends: [{ address: `127.0.0.1:${backend!.port}`, taskId: expect.stringMatching(/^web\.instance-/), appId: '/web', health: 'no-checks', routable: true }],
+        backends: [
+          {
+            address: `127.0.0.1:${backend!.port}`,
+            taskId: expect.stringMatching(/^web\.instance-/),
+            appId: '/web',
+            health: 'no-checks',
+            routable: true,
+            weight: 1,
+            live: { breaker: 'closed', inFlight: 0, latencyMs: expect.any(Number) },
+          },
+        ],
       },
     ]);
     expect(json.disabled).toEqual([]);

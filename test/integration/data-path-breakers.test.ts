@@ -40,7 +40,7 @@ describe('DataPath and the backend registry', () => {
     const { dataPath, port } = await startDataPath({ breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 } }, [bad.address, good.address]);
 
     for (let i = 0; i < 8; i++) await send(port, { headers: { host: 'app.test' } });
-    const { backends } = dataPath.runtime();
+    const backends = dataPath.runtime().backends ?? {};
     expect(backends[bad.address]).toMatchObject({ breaker: 'open', inFlight: 0 });
     expect(backends[good.address]).toMatchObject({ breaker: 'closed', inFlight: 0 });
     expect(backends[good.address]?.latencyMs).toBeGreaterThan(0);
