@@ -59,14 +59,14 @@ export const configSchema = z
     drainMs: ms(30_000),
     /** On SIGTERM, requests in flight get this long to finish; tunnels still open then are closed. */
     shutdownGraceMs: ms(10_000),
-    /** A TCP connection idle this long in both directions is closed; 0 = never. */
-    tcpIdleTimeoutMs: ms(0),
+    /** A TCP or TLS passthrough tunnel idle this long in both directions is closed (marathon-lb's tunnel timeout: 1 h); 0 = never. */
+    tcpIdleTimeoutMs: ms(3_600_000),
     /** A UDP client flow with no datagram for this long is forgotten. */
     udpIdleTimeoutMs: positive(30_000),
     /** At most this many UDP flows per port; the least recently used goes first. */
     udpMaxFlows: positive(10_000),
-    /** A WebSocket idle this long in both directions is closed. */
-    websocketIdleTimeoutMs: positive(300_000),
+    /** A WebSocket idle this long in both directions is closed (marathon-lb's tunnel timeout: 1 h). */
+    websocketIdleTimeoutMs: positive(3_600_000),
     adminToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
     /** Mesos masters to poll for maintenance (DRAINING/DOWN machines); off when empty. */
     mesos: z.array(marathonUrl).default([]),

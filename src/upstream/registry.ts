@@ -198,8 +198,8 @@ export class UpstreamRegistry implements PickContext {
 
   /**
    * The backends of the new table, with the policy each follows (see `backendPolicies`). Those
-   * not in it are released once idle: their pools close (requests in flight finish; a later
-   * request builds a new pool) and their connections are destroyed after `drainMs`. Those still
+   * not in it are released once idle: their pools close (requests in flight finish, for at most
+   * `drainMs`; a later request builds a new pool) and their connections are destroyed after `drainMs`. Those still
    * in it take the new policy's breaker settings and connect timeout (a pool built with another
    * connect timeout is closed gracefully and built again on the next request).
    */
@@ -268,7 +268,7 @@ export class UpstreamRegistry implements PickContext {
   private leave(state: BackendState): void {
     if (!state.leaving) {
       state.leaving = true;
-      this.closePool(state);
+      this.closePool(state, this.drainMs);
       if (state.sockets.size > 0) this.scheduleDrain(state);
     }
     this.releaseIfIdle(state);
@@ -284,13 +284,22 @@ export class UpstreamRegistry implements PickContext {
     state.breaker.shutdown();
   }
 
-  private closePool(state: BackendState): void {
+  /**
+   * Closes a pool gracefully: idle keep-alive connections at once, busy ones when their request
+   * ends. With `deadlineMs`, requests still in flight by then are cut (a backend going out of
+   * service must not keep a connection for as long as its slowest client wants).
+   */
+  private closePool(state: BackendState, deadlineMs?: number): void {
     const pool = state.pool;
     if (pool === undefined) return;
     state.pool = undefined;
-    // close() only rejects for a destroyed pool, which the registry never does; the catch keeps
-    // an unexpected rejection from becoming an unhandled one.
-    pool.close().catch(() => undefined);
+    // close() and destroy() only reject for a pool already destroyed; the catches keep that from
+    // becoming an unhandled rejection.
+    const closed = pool.close().catch(() => undefined);
+    if (deadlineMs === undefined) return;
+    const deadline = setTimeout(() => void pool.destroy().catch(() => undefined), deadlineMs);
+    deadline.unref();
+    void closed.then(() => clearTimeout(deadline));
   }
 
   private scheduleDrain(state: BackendState): void {

@@ -98,6 +98,21 @@ describe('UpstreamRegistry', () => {
     expect(await (await second).body.text()).toBe('slow done');
   });
 
+  it('retain() cuts a request still in flight to a removed backend after drainMs', async () => {
+    const address = await backend((_req, res) => {
+      res.write('never ends');
+    });
+    const upstreams = registry({ drainMs: 150 });
+    upstreams.retain(keep([address]));
+    const state = upstreams.backend(address);
+    const { body } = await upstreams.pool(state).request({ method: 'GET', path: '/' });
+    const read = body.text();
+    const leftAt = performance.now();
+    upstreams.retain(keep([]));
+    await expect(read).rejects.toThrow();
+    expect(performance.now() - leftAt).toBeGreaterThanOrEqual(100);
+  });
+
   it('retain() keeps the state, pool and breaker of addresses still in the table', () => {
     const upstreams = registry({ breaker: { volumeThreshold: 1 } });
     upstreams.retain(keep(['127.0.0.1:1', '127.0.0.1:2']));
