@@ -77,6 +77,7 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
   const dataPath = new DataPath(config, tables, logger, metrics);
 
   let synced = false;
+  let draining = false;
   let onFirstSync: () => void = () => {};
   const firstSync = new Promise<void>((resolve) => (onFirstSync = resolve));
   client = new MarathonClient(
@@ -142,9 +143,9 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
       const table = tables.current;
       const status = marathon.status();
       return {
-        serving: synced,
+        serving: synced && !draining,
         body: {
-          status: !synced ? 'starting' : status.connected ? 'ok' : 'stale',
+          status: draining ? 'draining' : !synced ? 'starting' : status.connected ? 'ok' : 'stale',
           marathon: status,
           table: {
             version: table.version,
@@ -180,10 +181,13 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     tables,
     metrics,
     async stop() {
+      // /health answers 503 while requests drain, so the machine's own balancer stops sending.
+      draining = true;
       tables.close();
       maintenance.close();
       await Promise.all([marathon.stop(), mesos?.stop(), stateFile.idle()]);
-      await Promise.all([dataPath.close(), closeServer(admin)]);
+      await dataPath.close();
+      await closeServer(admin);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { startSystem, type System } from '../helpers/system.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let system: System | undefined;
 let backend: TestBackend | undefined;
@@ -97,4 +98,35 @@ describe('admin API', () => {
     expect(text).toContain('baton_proxy_errors_total{code="no-route"} 1');
     expect(text).toMatch(/baton_table_version 1/);
   });
+
+  it('GET /health turns 503 "draining" while baton stops, and the request in flight still completes', async () => {
+    let release: () => void = () => {};
+    backend = await startBackend('slow', (req, res) => {
+      req.resume();
+      res.write('part ');
+      release = () => res.end('end');
+    });
+    const port = backend.port;
+    const s = (system = await startSystem({
+      file: { shutdownGraceMs: 10_000 },
+      before: (sim) => {
+        sim.deployApp({ id: '/slow' });
+        sim.startTask('/slow', { host: '127.0.0.1', ports: [port] });
+      },
+    }));
+    const pending = s.get('slow');
+    await waitFor(() => backend!.requests.length === 1, 'request at the backend');
+    const stopped = s.baton.stop();
+    const health = await waitFor(async () => {
+      const res = await s.admin('/health');
+      return res.status === 503 ? res : undefined;
+    }, 'health 503 while draining');
+    expect(health.json.status).toBe('draining');
+    release();
+    expect(await pending).toMatchObject({ status: 200, body: 'part end' });
+    await stopped;
+    system = undefined;
+    await s.sim.close();
+  });
 });
+
