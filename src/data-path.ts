@@ -91,7 +91,7 @@ export class DataPath {
       metrics,
       onTcp,
       onTls: (socket, port) => passthrough.onOwnPortConnection(socket, port),
-      udp: (port) => new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows }),
+      udp: (port) => new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows, upstreams: this.upstreams }),
     });
   }
 

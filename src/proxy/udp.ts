@@ -4,7 +4,8 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
-import type { Backend, PortRoute, TableSource } from '../routing/types.js';
+import type { PortRoute, TableSource } from '../routing/types.js';
+import type { UpstreamRegistry } from '../upstream/registry.js';
 import type { UdpListener } from './listeners.js';
 import { MAX_SEND_QUEUE, UdpFlow, type UdpFlowOwner } from './udp-flow.js';
 
@@ -18,6 +19,8 @@ export interface UdpProxyOptions {
   readonly idleTimeoutMs: number;
   /** At most this many flows; the least recently used is closed to make room. */
   readonly maxFlows: number;
+  /** The backend registry: a new flow's backend follows the route's balancing policy (source hashing keeps a client on one backend). */
+  readonly upstreams: Pick<UpstreamRegistry, 'pick'>;
 }
 
 /** Longest pause between two sweeps for idle flows: they are closed at most this late. */
@@ -25,7 +28,7 @@ const MAX_SWEEP_INTERVAL_MS = 1000;
 
 /**
  * UDP on one service port. Each client address is a flow with its own socket connected to one
- * backend (round robin when the flow starts); replies go back to the client through the
+ * backend (chosen by the route's balancing policy when the flow starts); replies go back to the client through the
  * listening socket. A flow whose backend left the table moves to another on its next datagram.
  */
 export class UdpProxy implements UdpListener, UdpFlowOwner {
@@ -141,13 +144,19 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
     const key = `${rinfo.address}:${rinfo.port}`;
     let flow = this.flows.get(key);
     if (flow === undefined) {
-      flow = new UdpFlow(key, rinfo.address, rinfo.port, route, this.pick(route), this);
+      const backend = this.opts.upstreams.pick(route, rinfo.address);
+      if (backend === undefined) return this.noRoute(route, rinfo);
+      flow = new UdpFlow(key, rinfo.address, rinfo.port, route, backend, this);
       this.flows.set(key, flow);
       this.opts.metrics.udpFlows.inc();
       this.counts.flows.inc();
     } else if (flow.route !== route) {
       // A new table: the flow's backend may have left it.
-      if (!this.backendsOf(route).has(flow.address)) flow.moveTo(this.pick(route));
+      if (!this.backendsOf(route).has(flow.address)) {
+        const backend = this.opts.upstreams.pick(route, rinfo.address);
+        if (backend === undefined) return this.noRoute(route, rinfo);
+        flow.moveTo(backend);
+      }
       flow.route = route;
       flow.lastSeen = Date.now();
     } else {
@@ -164,12 +173,6 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
       this.counts.noBackend.inc();
       this.log.warn('udp-no-healthy-backend', { port: this.opts.port, route: route.id }, 'UDP datagram for a route with no backend; dropped');
     }
-  }
-
-  private pick(route: PortRoute): Backend {
-    const index = route.cursor % route.backends.length;
-    route.cursor = index + 1;
-    return route.backends[index] as Backend;
   }
 
   private backendsOf(route: PortRoute): Set<string> {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { ServiceListeners } from '../../src/proxy/listeners.js';
 import { UdpProxy } from '../../src/proxy/udp.js';
+import { UpstreamRegistry } from '../../src/upstream/registry.js';
 import type { RoutingTable } from '../../src/routing/types.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { freeTcpPort, freeUdpPort, portRoute, portTable, swappable, tlsRoute, valueOf } from './tcp-harness.js';
@@ -52,7 +53,7 @@ function start(): Harness {
     metrics,
     onTcp: echo('tcp'),
     onTls: echo('tls'),
-    udp: (port) => new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: 10_000, maxFlows: 10 }),
+    udp: (port) => new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: 10_000, maxFlows: 10, upstreams: new UpstreamRegistry({ logger, metrics }) }),
   });
   cleanups.push(async () => {
     await listeners.close();

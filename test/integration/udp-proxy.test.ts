@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { UdpProxy } from '../../src/proxy/udp.js';
+import { UpstreamRegistry } from '../../src/upstream/registry.js';
 import type { RoutingTable } from '../../src/routing/types.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { freeUdpPort, portRoute, portTable, swappable, valueOf } from './tcp-harness.js';
@@ -38,7 +39,10 @@ interface Started {
 
 async function startProxy(tables: { current: RoutingTable }, port: number, opts: { idleTimeoutMs?: number; maxFlows?: number } = {}): Promise<Started> {
   const metrics = createMetrics();
-  const proxy = new UdpProxy({ port, tables, metrics, logger: pino({ level: 'silent' }), idleTimeoutMs: opts.idleTimeoutMs ?? 30_000, maxFlows: opts.maxFlows ?? 100 });
+  const logger = pino({ level: 'silent' });
+  const upstreams = new UpstreamRegistry({ logger, metrics });
+  const proxy = new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000, maxFlows: opts.maxFlows ?? 100, upstreams });
+  cleanups.push(() => upstreams.close());
   await proxy.listen('127.0.0.1');
   cleanups.push(() => proxy.close());
   return { proxy, port, metrics };
@@ -72,6 +76,19 @@ describe('UDP proxy', () => {
     await waitFor(() => clients[0]?.replies.length === 2, 'the second reply');
     expect(clients[0]?.replies[1]).toBe('a:again');
     expect(backend.sources.at(-1)).toBe(backend.sources[0]);
+  });
+
+  it("follows the route's balancing policy: with source hashing every flow of one client address goes to one backend", async () => {
+    const [a, b] = [await startBackend('a'), await startBackend('b')];
+    const port = await freeUdpPort();
+    const route = portRoute('udp', port, [a.address, b.address], { balance: 'source', sticky: false });
+    await startProxy(swappable(portTable([route])), port);
+    // Six clients on 127.0.0.1 (six source ports, six flows): round robin would split them 3/3.
+    const clients = await Promise.all([1, 2, 3, 4, 5, 6].map(() => client()));
+    clients.forEach((c) => c.send('hi', port));
+    await waitFor(() => clients.every((c) => c.replies.length === 1), 'every reply');
+    const answeredBy = new Set(clients.map((c) => c.replies[0]?.split(':')[0]));
+    expect(answeredBy.size).toBe(1);
   });
 
   it('a flood from many source ports keeps at most maxFlows flows', async () => {
@@ -168,7 +185,11 @@ describe('UDP proxy', () => {
   it('listen() rejects when the port is taken', async () => {
     const taken = createSocket('udp4');
     const port = await bound(taken);
-    const proxy = new UdpProxy({ port, tables: swappable(portTable([])), metrics: createMetrics(), logger: pino({ level: 'silent' }), idleTimeoutMs: 1000, maxFlows: 10 });
+    const metrics = createMetrics();
+    const logger = pino({ level: 'silent' });
+    const upstreams = new UpstreamRegistry({ logger, metrics });
+    cleanups.push(() => upstreams.close());
+    const proxy = new UdpProxy({ port, tables: swappable(portTable([])), metrics, logger, idleTimeoutMs: 1000, maxFlows: 10, upstreams });
     await expect(proxy.listen('127.0.0.1')).rejects.toThrow(/EADDRINUSE/);
     await proxy.close();
   });
