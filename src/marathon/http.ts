@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
+import { parseHttpEndpoint, type HttpCredentials, type HttpEndpoint } from '../http-endpoint.js';
 
 /**
  * HTTP to Marathon: base URLs without credentials, the Authorization header, and redirects
@@ -7,39 +8,11 @@ import { request, type Dispatcher } from 'undici';
  * `Authorization` on a cross-origin hop, and a standby 302s `/v2/events` to the leader).
  */
 
-export type MarathonCredentials = { readonly user: string; readonly password: string } | { readonly token: string };
+export type MarathonCredentials = HttpCredentials;
+export type MarathonEndpoint = HttpEndpoint;
 
-export interface MarathonEndpoint {
-  /** Base URL without userinfo, query or trailing slash: safe to log and to show. */
-  readonly base: string;
-  /** `Basic ...` or `token=<jwt>`; never logged. */
-  readonly authorization?: string;
-}
-
-/** URL userinfo wins over the configured credentials: it is specific to that URL. */
 export function parseEndpoint(raw: string, credentials?: MarathonCredentials): MarathonEndpoint {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`invalid Marathon URL: ${raw.replace(/\/\/[^/@]*@/, '//***@')}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`Marathon URL must be http or https, got ${url.protocol}`);
-  }
-  const authorization = url.username
-    ? basic(decodeURIComponent(url.username), decodeURIComponent(url.password))
-    : credentials && ('token' in credentials ? `token=${credentials.token}` : basic(credentials.user, credentials.password));
-  url.username = '';
-  url.password = '';
-  url.search = '';
-  url.hash = '';
-  const base = url.href.replace(/\/+$/, '');
-  return authorization === undefined ? { base } : { base, authorization };
-}
-
-function basic(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  return parseHttpEndpoint(raw, 'Marathon', credentials);
 }
 
 export interface GetOptions {

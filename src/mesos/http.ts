@@ -1,27 +1,11 @@
 import { request, type Dispatcher } from 'undici';
+import { parseHttpEndpoint, type HttpEndpoint } from '../http-endpoint.js';
 
 /** A Mesos master URL without credentials (safe to log), and its Basic authorization if the URL had userinfo. */
-export interface MesosEndpoint {
-  readonly base: string;
-  readonly authorization?: string;
-}
+export type MesosEndpoint = HttpEndpoint;
 
 export function parseMesosEndpoint(raw: string): MesosEndpoint {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`invalid Mesos URL: ${raw.replace(/\/\/[^/@]*@/, '//***@')}`);
-  }
-  const authorization = url.username
-    ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`, 'utf8').toString('base64')}`
-    : undefined;
-  url.username = '';
-  url.password = '';
-  url.search = '';
-  url.hash = '';
-  const base = url.href.replace(/\/+$/, '');
-  return authorization === undefined ? { base } : { base, authorization };
+  return parseHttpEndpoint(raw, 'Mesos');
 }
 
 export interface MesosCall {
