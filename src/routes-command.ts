@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Agent } from 'undici';
 import { routesView } from './admin/routes-view.js';
+import { splitCredentials } from './config/schema.js';
 import { getJson, parseEndpoint } from './marathon/http.js';
 import { parseApps } from './marathon/snapshot.js';
 import { TableBuilder } from './routing/table.js';
@@ -41,7 +42,7 @@ export async function routesCommand(argv: readonly string[], env: Readonly<Recor
       source = values.apps;
       body = JSON.parse(readFileSync(values.apps, 'utf8'));
     } else {
-      const credentials = env.BATON_MARATHON_TOKEN ? { token: env.BATON_MARATHON_TOKEN } : credentialsFrom(env.BATON_MARATHON_CREDENTIALS);
+      const credentials = env.BATON_MARATHON_TOKEN ? { token: env.BATON_MARATHON_TOKEN } : env.BATON_MARATHON_CREDENTIALS ? splitCredentials(env.BATON_MARATHON_CREDENTIALS) : undefined;
       const endpoint = parseEndpoint(values.marathon as string, credentials);
       source = endpoint.base;
       const dispatcher = new Agent();
@@ -76,12 +77,6 @@ export async function routesCommand(argv: readonly string[], env: Readonly<Recor
   out(describe(table));
   for (const rejected of parsed.rejected) out(`skipped app ${rejected.appId ?? '(no id)'}: ${rejected.reason}\n`);
   return 0;
-}
-
-function credentialsFrom(value: string | undefined) {
-  if (!value || !value.includes(':')) return undefined;
-  const at = value.indexOf(':');
-  return { user: value.slice(0, at), password: value.slice(at + 1) };
 }
 
 function describe(table: RoutingTable): string {

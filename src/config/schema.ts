@@ -28,13 +28,19 @@ const marathonUrl = z.string().refine((value) => {
   }
 }, 'expected an http(s) URL, e.g. http://marathon.mesos:8080');
 
+const CREDENTIALS = /^[^:]+:.*$/;
+
+/** `USER:PASSWORD` split at the first colon (a password may hold colons); undefined when it is not that. */
+export function splitCredentials(value: string): { user: string; password: string } | undefined {
+  if (!CREDENTIALS.test(value)) return undefined;
+  const at = value.indexOf(':');
+  return { user: value.slice(0, at), password: value.slice(at + 1) };
+}
+
 const credentials = z
   .string()
-  .regex(/^[^:]+:.*$/, 'expected USER:PASSWORD')
-  .transform((value) => {
-    const at = value.indexOf(':');
-    return { user: value.slice(0, at), password: value.slice(at + 1) };
-  });
+  .regex(CREDENTIALS, 'expected USER:PASSWORD')
+  .transform((value) => splitCredentials(value) as { user: string; password: string });
 
 const hostname = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'expected a DNS name, e.g. example.com');
 const ms = (fallback: number) => z.number().int().nonnegative().default(fallback);
