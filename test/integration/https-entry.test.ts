@@ -16,16 +16,7 @@ import { CertStore } from '../../src/proxy/tls/cert-store.js';
 import type { Backend, RoutingTable, TableSource, TlsRoute } from '../../src/routing/types.js';
 import { UpstreamRegistry } from '../../src/upstream/registry.js';
 import { makeCert } from '../fixtures/tls/make-certs.js';
-
-async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from '../helpers/wait-for.js';
 
 const siteCert = makeCert('site', ['site.test', '*.site.test']);
 const defaultCert = makeCert('default');

@@ -162,7 +162,7 @@ describe('HTTP/1.1 proxy: bodies', () => {
       still = blocked && written === last ? still + 1 : 0;
       last = written;
       return still >= 20;
-    }, 10_000);
+    }, 'the backend to stop writing (backpressure)', 10_000, 10);
     expect(written).toBeLessThan(total / 2);
 
     response?.resume();

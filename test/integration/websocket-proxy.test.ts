@@ -146,7 +146,7 @@ describe('WebSocket through the proxy', () => {
       socket.send(`round ${round}`);
       expect((await nextMessage(socket)).toString()).toBe(`round ${round++}`);
       return Date.now() - start > 2200;
-    }, 10_000);
+    }, 'rounds for the idle timeout span', 10_000, 10);
     expect(socket.readyState).toBe(WebSocket.OPEN);
   });
 

@@ -9,6 +9,7 @@ import { parseMaintenanceStatus } from '../../../src/mesos/payload.js';
 import { MesosPoller } from '../../../src/mesos/poller.js';
 import { MesosMasterSim } from '../../../src/sim/index.js';
 import type { MesosMachines } from '../../../src/state/maintenance-types.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 function fixture(name: string): unknown {
   return JSON.parse(readFileSync(new URL(`../../fixtures/mesos/${name}`, import.meta.url), 'utf8'));
@@ -213,10 +214,3 @@ describe('MesosPoller', () => {
   });
 });
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -7,16 +7,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CertStore } from '../../../src/proxy/tls/cert-store.js';
 import { makeCert, type TestCert } from '../../fixtures/tls/make-certs.js';
-
-async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from '../../helpers/wait-for.js';
 
 // Made once for the file: a handful of openssl runs.
 const exact = makeCert('exact', ['www.example.test']);

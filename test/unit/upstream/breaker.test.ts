@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
 import { BackendBreaker, type BreakerSettings } from '../../../src/upstream/breaker.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const breakers: BackendBreaker[] = [];
 afterEach(() => {
@@ -40,14 +41,6 @@ async function gauge(metrics: Metrics): Promise<number> {
 
 async function transitions(metrics: Metrics, to: string): Promise<number> {
   return (await metrics.backendBreakerTransitions.get()).values.find((v) => v.labels.to === to)?.value ?? 0;
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('BackendBreaker', () => {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import type { BackendPolicy } from '../../../src/routing/types.js';
 import { UpstreamRegistry, type UpstreamRegistryOptions } from '../../../src/upstream/registry.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -35,14 +36,6 @@ const POLICY: BackendPolicy = { balance: 'roundrobin', sticky: false };
 /** What a table with these backends tells `retain`: each with the route policy `policy`. */
 function keep(addresses: string[], policy: BackendPolicy = POLICY): Map<string, BackendPolicy> {
   return new Map(addresses.map((a) => [a, policy]));
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('UpstreamRegistry', () => {
