@@ -6,36 +6,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startBaton } from './lib/baton.mjs';
+import { startVhostBench } from './lib/baton.mjs';
 import { Children } from './lib/children.mjs';
 import { autocannonLoad } from './lib/http-load.mjs';
-import { freePorts, waitForHttp } from './lib/net.mjs';
 import { formatTable, scenarioHeader, summarize } from './lib/report.mjs';
-import { importDist } from './lib/root.mjs';
 import { runRounds } from './lib/rounds.mjs';
-import { deployVhostApp } from './lib/sim-apps.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const VHOST = 'bench.local';
-const here = fileURLToPath(new URL('.', import.meta.url));
 
 const children = new Children();
 const tmpDir = mkdtempSync(join(os.tmpdir(), 'baton-bench-'));
 process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
 
-const [backendPort, httpPort, adminPort] = await freePorts(3);
-const backend = children.fork(join(here, 'tiny-backend.mjs'), [String(backendPort)]);
-await waitForHttp(`http://127.0.0.1:${backendPort}/`);
-
-const { MarathonSim } = await importDist('sim/index.js');
-const sim = new MarathonSim();
-const marathon = await sim.listen(0, '127.0.0.1');
-deployVhostApp(sim, { id: '/bench/app', vhost: VHOST, port: backendPort });
-const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir: tmpDir });
-await waitForHttp(`http://127.0.0.1:${httpPort}/`, { host: VHOST });
+const { backend, backendPort, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir });
 
 const peers = { direct: { pid: null, http: backendPort }, baton: { pid: baton.pid, http: httpPort } };
 const scenario = {

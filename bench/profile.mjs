@@ -8,14 +8,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBaton } from './lib/baton.mjs';
+import { startVhostBench } from './lib/baton.mjs';
 import { Children } from './lib/children.mjs';
 import { treeCpuTimes } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/cpu-profile.mjs';
 import { autocannonLoad } from './lib/http-load.mjs';
-import { freePorts, waitForHttp } from './lib/net.mjs';
-import { importDist } from './lib/root.mjs';
-import { deployVhostApp } from './lib/sim-apps.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -36,15 +33,7 @@ const tmpDir = mkdtempSync(join(os.tmpdir(), 'baton-profile-'));
 process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
 const profileDir = join(tmpDir, 'profile');
 
-const [backendPort, httpPort, adminPort] = await freePorts(3);
-const backend = children.fork(join(here, 'tiny-backend.mjs'), [String(backendPort)]);
-await waitForHttp(`http://127.0.0.1:${backendPort}/`);
-const { MarathonSim } = await importDist('sim/index.js');
-const sim = new MarathonSim();
-const marathon = await sim.listen(0, '127.0.0.1');
-deployVhostApp(sim, { id: '/bench/app', vhost: VHOST, port: backendPort });
-const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir: tmpDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
-await waitForHttp(`http://127.0.0.1:${httpPort}/`, { host: VHOST });
+const { backend, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
 
 const load = (s) =>
   autocannonLoad({ url: `http://127.0.0.1:${httpPort}${scenario.path}`, connections, seconds: s, method: scenario.method, body: scenario.body, headers: { host: VHOST, ...scenario.headers } });

@@ -1,6 +1,9 @@
 // baton as a child process (`node dist/cli.js`) against a simulator running in this process.
 import { join } from 'node:path';
-import { batonRoot } from './root.mjs';
+import { fileURLToPath } from 'node:url';
+import { freePorts, waitForHttp } from './net.mjs';
+import { batonRoot, importDist } from './root.mjs';
+import { deployVhostApp } from './sim-apps.mjs';
 
 /**
  * Starts baton on `httpPort` with its service ports on 127.0.0.1, reading `marathon`; `stateDir`
@@ -19,4 +22,21 @@ export function startBaton(children, { marathon, httpPort, adminPort, stateDir, 
     '--log-level', 'warn',
   ];
   return children.spawn(process.execPath, args, { cwd: root });
+}
+
+/**
+ * The set-up the quick HTTP benchmarks share: the tiny backend, the simulator deploying one app
+ * at `vhost` on it, and baton routing to it, each answering before this resolves.
+ */
+export async function startVhostBench(children, { vhost, stateDir, nodeArgs = [] }) {
+  const [backendPort, httpPort, adminPort] = await freePorts(3);
+  const backend = children.fork(fileURLToPath(new URL('../tiny-backend.mjs', import.meta.url)), [String(backendPort)]);
+  await waitForHttp(`http://127.0.0.1:${backendPort}/`);
+  const { MarathonSim } = await importDist('sim/index.js');
+  const sim = new MarathonSim();
+  const marathon = await sim.listen(0, '127.0.0.1');
+  deployVhostApp(sim, { id: '/bench/app', vhost, port: backendPort });
+  const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs });
+  await waitForHttp(`http://127.0.0.1:${httpPort}/`, { host: vhost });
+  return { backend, backendPort, sim, baton, httpPort };
 }
