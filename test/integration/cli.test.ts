@@ -3,13 +3,13 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MarathonSim } from '../../src/sim/index.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { freeTcpPort } from './tcp-harness.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 
@@ -21,14 +21,6 @@ function run(args: string[], env: Record<string, string> = {}) {
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = once(child, 'exit').then(([code]) => code as number);
   return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -60,7 +52,7 @@ describe('baton CLI', () => {
     cleanup.push(() => sim.close(), () => backend.close());
     sim.deployApp({ id: '/web' });
     sim.startTask('/web', { host: '127.0.0.1', ports: [backend.port] });
-    const [http, admin] = [await freePort(), await freePort()];
+    const [http, admin] = [await freeTcpPort(), await freeTcpPort()];
     const missing = join(tmpdir(), `baton-test-${process.pid}-missing.json`);
     const p = run([], { BATON_MARATHON: sim.url, BATON_HTTP: `127.0.0.1:${http}`, BATON_ADMIN: `127.0.0.1:${admin}`, BATON_CONFIG: missing });
     cleanup.push(async () => void p.child.kill('SIGKILL'));

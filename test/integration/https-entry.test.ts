@@ -17,6 +17,7 @@ import type { Backend, RoutingTable, TableSource, TlsRoute } from '../../src/rou
 import { UpstreamRegistry } from '../../src/upstream/registry.js';
 import { makeCert } from '../fixtures/tls/make-certs.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { freeTcpPort } from './tcp-harness.js';
 
 const siteCert = makeCert('site', ['site.test', '*.site.test']);
 const defaultCert = makeCert('default');
@@ -99,14 +100,6 @@ async function startRawBackend(): Promise<{ port: number; connections: { bytes: 
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return { port: (server.address() as AddressInfo).port, connections };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The counter's value for these labels (summed over the labels not given). */
@@ -362,7 +355,7 @@ describe('HTTPS entry: TLS passthrough by SNI', () => {
   });
 
   it('balances round robin and replaces a backend that refuses', async () => {
-    const refused = await freePort();
+    const refused = await freeTcpPort();
     const { port, metrics } = await startEntry([tlsRoute('pass.test', [backendOf(backendA.port, 0), backendOf(refused, 1), backendOf(backendB.port, 2)])]);
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -377,7 +370,7 @@ describe('HTTPS entry: TLS passthrough by SNI', () => {
   });
 
   it('closes and counts when every backend refuses, or the route has none', async () => {
-    const refused = await freePort();
+    const refused = await freeTcpPort();
     const { port, metrics } = await startEntry([tlsRoute('pass.test', [backendOf(refused)]), tlsRoute('empty.test', [])]);
     for (const servername of ['pass.test', 'empty.test']) {
       await closedBy(track(tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false })));

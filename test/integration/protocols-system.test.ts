@@ -18,6 +18,7 @@ import { makeCert, type TestCert } from '../fixtures/tls/make-certs.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { startSystem, type System } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { freeTcpPort } from './tcp-harness.js';
 
 let system: System | undefined;
 const closers: (() => unknown)[] = [];
@@ -36,16 +37,6 @@ afterEach(async () => {
   system = undefined;
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 async function echoServer(): Promise<{ port: number; sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
@@ -83,7 +74,7 @@ async function listening(s: System, protocol: string, port: number): Promise<voi
 describe('TCP and UDP service ports', () => {
   it('opens a TCP listener for a tcp app, keeps an open connection across swaps, drains it when its backend leaves', async () => {
     const [one, two] = [await echoServer(), await echoServer()];
-    const port = await freePort();
+    const port = await freeTcpPort();
     let first = '';
     const s = (system = await startSystem({
       flags: ['--service-bind', '127.0.0.1'],
@@ -122,7 +113,7 @@ describe('TCP and UDP service ports', () => {
     echo.bind(0, '127.0.0.1');
     await once(echo, 'listening');
     closers.push(() => echo.close());
-    const port = await freePort();
+    const port = await freeTcpPort();
     const s = (system = await startSystem({
       flags: ['--service-bind', '127.0.0.1'],
       before: (sim) => {
@@ -143,7 +134,7 @@ describe('TCP and UDP service ports', () => {
     await once(taken, 'listening');
     closers.push(() => taken.close());
     const busy = (taken.address() as net.AddressInfo).port;
-    const [echo, free] = [await echoServer(), await freePort()];
+    const [echo, free] = [await echoServer(), await freeTcpPort()];
     const s = (system = await startSystem({
       flags: ['--service-bind', '127.0.0.1'],
       before: (sim) => {
