@@ -37,6 +37,10 @@ const SETTINGS: readonly Setting[] = [
   { key: 'adminToken', flag: 'admin-token', env: 'BATON_ADMIN_TOKEN', secret: true },
   { key: 'domain', flag: 'domain', env: 'BATON_DOMAIN' },
   { key: 'logLevel', flag: 'log-level', env: 'BATON_LOG_LEVEL' },
+  { key: 'logFormat', flag: 'log-format', env: 'BATON_LOG_FORMAT' },
+  { key: 'accessLog', flag: 'access-log', env: 'BATON_ACCESS_LOG' },
+  { key: 'accessLogSample', flag: 'access-log-sample', env: 'BATON_ACCESS_LOG_SAMPLE' },
+  { key: 'workers', flag: 'workers', env: 'BATON_WORKERS' },
   { key: 'marathonCredentials', env: 'BATON_MARATHON_CREDENTIALS', secret: true },
   { key: 'marathonToken', env: 'BATON_MARATHON_TOKEN', secret: true },
 ];
@@ -115,11 +119,15 @@ function parseFlags(argv: readonly string[]): Record<string, string | string[] |
     'admin-token-file': { type: 'string' },
     domain: { type: 'string' },
     'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
+    'access-log': { type: 'string' },
+    'access-log-sample': { type: 'string' },
+    workers: { type: 'string' },
   } as const;
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message.split('\n')[0]}; flags are --config, --marathon, --mesos, --realm, --http, --https, --certs, --service-bind, --admin, --admin-token, --admin-token-file, --state-file, --domain, --log-level`);
+    throw new ConfigError(`${(err as Error).message.split('\n')[0]}; flags are --config, --marathon, --mesos, --realm, --http, --https, --certs, --service-bind, --admin, --admin-token, --admin-token-file, --state-file, --domain, --log-level, --log-format, --access-log, --access-log-sample, --workers`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** `HOST:PORT` or `[v6]:PORT`, e.g. `0.0.0.0:80`, `127.0.0.1:9090`, `[::1]:8080`. */
@@ -82,6 +83,17 @@ export const configSchema = z
     /** File holding the admin bearer token (read at start); an alternative to BATON_ADMIN_TOKEN. */
     adminTokenFile: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `json` (one object per line, for log shippers) or `pretty` (coloured, for a terminal). */
+    logFormat: z.enum(['json', 'pretty']).default('json'),
+    /** Access log, one JSON line per request or tunnel: `off`, `stdout`, `stderr` or a file path (appended to). */
+    accessLog: z.string().min(1).default('off'),
+    /** Share of requests written to the access log (errors are always written): 1 = every one. */
+    accessLogSample: z.coerce.number().gt(0, 'expected a share in (0, 1], e.g. 0.1').max(1, 'expected a share in (0, 1], e.g. 0.1').default(1),
+    /**
+     * Proxy worker processes (node:cluster); the primary alone talks to Marathon and Mesos and
+     * sends them each table. 0 runs everything in one process. Default: one per core.
+     */
+    workers: z.coerce.number().int().min(0).max(256).default(() => availableParallelism()),
     /** Peers whose X-Forwarded-Proto/-Host are kept (X-Forwarded-For is always appended to). */
     trustedProxies: z.array(z.string().refine((ip) => isIP(ip) !== 0, 'expected an IP address')).default([]),
     /** Window that gathers a burst of changes into one table swap. */
