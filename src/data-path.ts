@@ -3,11 +3,15 @@ import type { AddressInfo, Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { RuntimeStatus } from './admin/routes-view.js';
 import type { Config } from './config/schema.js';
+import { AccessLog } from './observability/access-log.js';
+import type { BackendStatsTable } from './observability/backend-stats.js';
 import type { Metrics } from './observability/metrics.js';
 import { RateLimitedLog } from './observability/rate-limited-log.js';
+import type { RouteStatsTable } from './observability/route-stats.js';
 import { createHttpHandlers } from './proxy/http-handlers.js';
 import { createHttpsEntry, type HttpsEntry } from './proxy/https.js';
 import { ServiceListeners } from './proxy/listeners.js';
+import type { Observe } from './proxy/observe.js';
 import { createPlainHttpEntry, type PlainHttpEntry } from './proxy/plain-entry.js';
 import { createTcpHandler } from './proxy/tcp.js';
 import { CertStore } from './proxy/tls/cert-store.js';
@@ -15,14 +19,31 @@ import { TlsPassthrough } from './proxy/tls/passthrough.js';
 import { UdpProxy } from './proxy/udp.js';
 import type { RoutingTable, TableSource } from './routing/types.js';
 import { H2cSessions } from './upstream/h2c-sessions.js';
-import { backendPolicies, UpstreamRegistry } from './upstream/registry.js';
+import { backendApps, backendPolicies, UpstreamRegistry } from './upstream/registry.js';
+
+/** Internal switches, not user settings. */
+export interface DataPathOptions {
+  /**
+   * Record per-route metrics (requests, latency, bytes, active). Default true; bench/metrics-cost.mjs
+   * turns it off to measure what recording costs.
+   */
+  readonly recordRouteMetrics?: boolean;
+}
+
+/** The route ids of a table, whose metric series are kept. */
+function routeIds(table: RoutingTable): Set<string> {
+  const ids = new Set<string>();
+  for (const routes of [table.routes, table.portRoutes, table.tlsRoutes]) for (const route of routes) ids.add(route.id);
+  return ids;
+}
 
 /** `/routes` run-time data: the listeners and certificates, and the live state of each backend that has had traffic. */
 /**
  * Everything on the data path, built from the config around one table source: the HTTP entry
  * point (HTTP/1.1 and h2c), the optional HTTPS entry point (TLS, h2, passthrough by SNI), the
  * service-port listeners (TCP, UDP, TLS on its own port) and the backend registry they share
- * (breakers, balancing, retries).
+ * (breakers, balancing, retries). Every request, tunnel and UDP flow is recorded in the per-route
+ * metrics and, when `accessLog` is set, in the access log.
  */
 export class DataPath {
   private readonly upstreams: UpstreamRegistry;
@@ -31,14 +52,22 @@ export class DataPath {
   private readonly certs: CertStore | undefined;
   private readonly https: HttpsEntry | undefined;
   private readonly services: ServiceListeners;
+  private readonly accessLog: AccessLog | null;
+  private readonly routeStats: RouteStatsTable;
+  private readonly backendStats: BackendStatsTable;
 
   constructor(
     private readonly config: Readonly<Config>,
     tables: TableSource,
     private readonly logger: Logger,
     metrics: Metrics,
+    options: DataPathOptions = {},
   ) {
     const { upstream, server } = config;
+    this.routeStats = metrics.routeStats;
+    this.backendStats = metrics.backendStats;
+    this.accessLog = AccessLog.open({ target: config.accessLog, sample: config.accessLogSample, logger });
+    const observe: Observe = { routes: options.recordRouteMetrics === false ? null : metrics.routeStats, accessLog: this.accessLog };
     this.upstreams = new UpstreamRegistry({
       logger,
       metrics,
@@ -59,6 +88,7 @@ export class DataPath {
       trustedProxies: new Set(config.trustedProxies),
       upstream,
       websocketIdleTimeoutMs: config.websocketIdleTimeoutMs,
+      observe,
     });
     this.plain = createPlainHttpEntry(handlers, server, { metrics, logger, warnings: new RateLimitedLog(logger) });
     if (config.https) {
@@ -73,6 +103,7 @@ export class DataPath {
         connectTimeoutMs: upstream.connectTimeoutMs,
         idleTimeoutMs: config.tcpIdleTimeoutMs,
         registry: this.upstreams,
+        observe,
       });
     }
     const passthrough = new TlsPassthrough({
@@ -83,29 +114,41 @@ export class DataPath {
       helloTimeoutMs: server.headersTimeoutMs,
       idleTimeoutMs: config.tcpIdleTimeoutMs,
       registry: this.upstreams,
+      observe,
     });
-    const onTcp = createTcpHandler({ tables, upstreams: this.upstreams, metrics, logger, connectTimeoutMs: upstream.connectTimeoutMs, idleTimeoutMs: config.tcpIdleTimeoutMs });
+    const onTcp = createTcpHandler({ tables, upstreams: this.upstreams, metrics, logger, connectTimeoutMs: upstream.connectTimeoutMs, idleTimeoutMs: config.tcpIdleTimeoutMs, observe });
     this.services = new ServiceListeners({
       bind: config.serviceBind,
       logger,
       metrics,
       onTcp,
       onTls: (socket, port) => passthrough.onOwnPortConnection(socket, port),
-      udp: (port) => new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows, upstreams: this.upstreams }),
+      udp: (port) =>
+        new UdpProxy({ port, tables, metrics, logger, idleTimeoutMs: config.udpIdleTimeoutMs, maxFlows: config.udpMaxFlows, upstreams: this.upstreams, observe }),
     });
   }
 
-  /** A new table is live: release backends that left, follow its service ports and certificates. */
+  /**
+   * A new table is live: release backends that left, follow its service ports and certificates,
+   * and drop the metric series of routes and backends that left.
+   */
   onSwap(table: RoutingTable): void {
     const policies = backendPolicies(table);
+    this.routeStats.retain(routeIds(table));
+    // Before the registry, which tells the breaker states of the backends it keeps.
+    this.backendStats.retain(backendApps(table));
     this.upstreams.retain(policies);
     this.h2cSessions.retain(policies);
     this.services.reconcile(table);
     this.certs?.setExtraFiles(table.certificates);
   }
 
-  /** Opens the HTTP entry point, and the HTTPS one when configured (certificates loaded first). */
+  /**
+   * Opens the HTTP entry point, and the HTTPS one when configured (certificates loaded first).
+   * Rejects when the access log file cannot be opened.
+   */
   async listen(): Promise<{ http: AddressInfo; https?: AddressInfo }> {
+    await this.accessLog?.ready();
     const http = await listen(this.plain, this.config.http.host, this.config.http.port);
     if (!this.https || !this.config.https) return { http };
     await this.certs?.start();
@@ -119,17 +162,21 @@ export class DataPath {
 
   /**
    * Stops accepting everywhere and lets requests in flight finish; what is still open after
-   * `shutdownGraceMs` (long requests, WebSocket and TCP tunnels) is closed.
+   * `shutdownGraceMs` (long requests, WebSocket and TCP tunnels) is closed. The access log is
+   * flushed last.
    */
   async close(): Promise<void> {
+    const httpsClosed = this.https?.server.listening ? once(this.https.server, 'close') : undefined;
     this.https?.close();
     this.certs?.close();
-    const closed = Promise.all([closeServer(this.plain), this.services.close()]);
+    const closed = Promise.all([closeServer(this.plain), this.services.close(), httpsClosed]);
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceMs).unref());
     await Promise.race([closed, grace]);
     const upstreamsClosed = Promise.all([this.upstreams.close(), this.h2cSessions.close()]);
     this.plain.closeAllConnections();
+    this.https?.closeAllConnections();
     await Promise.all([closed, upstreamsClosed]);
+    await this.accessLog?.close();
   }
 }
 

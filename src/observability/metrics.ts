@@ -1,4 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BackendStatsTable } from './backend-stats.js';
+import type { Collector } from './collector.js';
+import { RouteStatsTable } from './route-stats.js';
 
 /**
  * Every counter baton keeps, in one prom-client registry per process (no global default
@@ -35,23 +38,27 @@ export interface Metrics {
   /** Requests and connections sent to another backend after a failure, by `reason`: `connect` or `reset`. */
   readonly upstreamRetries: Counter<'reason'>;
   /**
-   * Per route (`route` is the route id `appId:portIndex`, or `unmatched` for requests no route
-   * took): HTTP requests by status `class` (`1xx`..`5xx`), and TCP/TLS/UDP connections or flows
-   * with class `conn`.
+   * Per route, for the data path to add to: requests by status class, latency, bytes, active.
+   * Exported as `baton_route_*` (see route-stats.ts); `route` is the route id `appId:portIndex`,
+   * or `unmatched` for requests no route took.
    */
-  readonly routeRequests: Counter<'route' | 'class'>;
-  /** Time from the first byte of a request to the last of its answer (tunnels: connection lifetime). */
-  readonly routeDuration: Histogram<'route'>;
-  /** Body bytes read from clients (tunnels: every byte), per route. */
-  readonly routeBytesIn: Counter<'route'>;
-  /** Body bytes sent to clients (tunnels: every byte), per route. */
-  readonly routeBytesOut: Counter<'route'>;
+  readonly routeStats: RouteStatsTable;
+  /** Requests by status `class` (`1xx`..`5xx`; `conn` for TCP/TLS/WebSocket tunnels and UDP flows). */
+  readonly routeRequests: Collector<'route' | 'class'>;
+  /** Time from the first byte of a request to the last of its answer (tunnels and flows: lifetime). */
+  readonly routeDuration: Collector<'route' | 'le'>;
+  /** Body bytes read from clients (tunnels and flows: every byte), per route. */
+  readonly routeBytesIn: Collector<'route'>;
+  /** Body bytes sent to clients (tunnels and flows: every byte), per route. */
+  readonly routeBytesOut: Collector<'route'>;
   /** Requests in flight plus open tunnels (TCP, TLS passthrough, WebSocket) and UDP flows, per route. */
-  readonly routeActive: Gauge<'route'>;
+  readonly routeActive: Collector<'route'>;
+  /** Per backend of the live table: failed attempts by error code, breaker state (see backend-stats.ts). */
+  readonly backendStats: BackendStatsTable;
   /** Failed attempts on a backend by `x-baton-error` code; `backend` is its address, `app` its app id. */
-  readonly backendErrors: Counter<'app' | 'backend' | 'code'>;
+  readonly backendErrors: Collector<'app' | 'backend' | 'code'>;
   /** 0 closed, 1 half-open, 2 open; series of backends that left the table are removed. */
-  readonly backendBreakerState: Gauge<'app' | 'backend'>;
+  readonly backendBreakerState: Collector<'app' | 'backend'>;
   /** Unix time (seconds) of the last Marathon event; `time() - this` is its age. */
   readonly marathonLastEventAt: Gauge;
   /** Time to build a routing table from the cluster state. */
@@ -64,9 +71,6 @@ export interface Metrics {
   readonly maintenanceOutOfService: Gauge;
 }
 
-/** Buckets for request latency: 1 ms to 30 s. */
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
 /**
  * `processMetrics` adds Node's process metrics (CPU, memory, event loop lag, handles); off in
  * tests that build many registries.
@@ -75,6 +79,8 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
   const registry = new Registry();
   const registers = [registry];
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+  const routeStats = new RouteStatsTable(registry);
+  const backendStats = new BackendStatsTable(registry);
   return {
     registry,
     marathonEvents: new Counter({ name: 'baton_marathon_events_total', help: 'Marathon events received, by type', labelNames: ['type'], registers }),
@@ -93,14 +99,15 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     backendBreakersOpen: new Gauge({ name: 'baton_backend_breakers_open', help: 'Backend circuit breakers open or half-open', registers }),
     backendBreakerTransitions: new Counter({ name: 'baton_backend_breaker_transitions_total', help: 'Backend circuit breaker transitions, by state entered', labelNames: ['to'], registers }),
     upstreamRetries: new Counter({ name: 'baton_upstream_retries_total', help: 'Requests and connections retried on another backend, by reason (connect, reset)', labelNames: ['reason'], registers }),
-    routeRequests: new Counter({ name: 'baton_route_requests_total', help: 'Requests by route and status class (conn for TCP/TLS/UDP connections and flows)', labelNames: ['route', 'class'], registers }),
-    routeDuration: new Histogram({ name: 'baton_route_request_duration_seconds', help: 'Request duration (tunnels: connection lifetime) by route', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers }),
-    routeBytesIn: new Counter({ name: 'baton_route_received_bytes_total', help: 'Bytes received from clients by route', labelNames: ['route'], registers }),
-    routeBytesOut: new Counter({ name: 'baton_route_sent_bytes_total', help: 'Bytes sent to clients by route', labelNames: ['route'], registers }),
-    routeActive: new Gauge({ name: 'baton_route_active', help: 'Requests in flight, open tunnels and UDP flows by route', labelNames: ['route'], registers }),
-    backendErrors: new Counter({ name: 'baton_backend_errors_total', help: 'Failed attempts on a backend by x-baton-error code', labelNames: ['app', 'backend', 'code'], registers }),
-    // Each worker has its own breakers: the aggregated value is the worst one.
-    backendBreakerState: new Gauge({ name: 'baton_backend_breaker_state', help: 'Backend circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['app', 'backend'], aggregator: 'max', registers }),
+    routeStats,
+    routeRequests: routeStats.requests,
+    routeDuration: routeStats.duration,
+    routeBytesIn: routeStats.bytesIn,
+    routeBytesOut: routeStats.bytesOut,
+    routeActive: routeStats.active,
+    backendStats,
+    backendErrors: backendStats.errors,
+    backendBreakerState: backendStats.breakerState,
     marathonLastEventAt: new Gauge({ name: 'baton_marathon_last_event_timestamp_seconds', help: 'Unix time of the last Marathon event', registers }),
     tableBuildSeconds: new Histogram({ name: 'baton_table_build_seconds', help: 'Time to build a routing table', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers }),
     tableRoutes: new Gauge({ name: 'baton_table_routes', help: 'Routes in the live table by kind (http, tcp, udp, tls)', labelNames: ['kind'], registers }),

@@ -1,8 +1,11 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { CONN, statusClass, type RouteStats } from '../observability/route-stats.js';
 import type { Backend, HttpRoute, PortRoute, TlsRoute } from '../routing/types.js';
 import type { BackendState } from '../upstream/backend-state.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
+import { PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
+import { pathOnly, roundMs, type Observe } from './observe.js';
 
 /**
  * What one kind of connection (raw TCP, TLS passthrough, WebSocket) does with each outcome of a
@@ -14,6 +17,12 @@ export interface DialHooks<T> {
   readonly upstreams: UpstreamRegistry;
   /** Time a backend has to accept before the next is tried, unless the route's `policy.timeouts.connectMs` says otherwise; 0 = no limit. */
   readonly connectTimeoutMs: number;
+  /** Where each connection is recorded when the client's socket closes. */
+  readonly observe: Observe;
+  /** What the record and the access log call these connections. */
+  readonly protocol: 'tcp' | 'tls-passthrough' | 'websocket';
+  /** What the connection asked for, for its access log line (called only for a line written). */
+  describe?(data: T): { readonly host?: string; readonly method?: string; readonly target?: string };
   /**
    * A backend accepted. The dialer has taken its listeners off both sockets, left the client
    * paused, and handed the backend connection to the registry (it counts in flight until it
@@ -29,8 +38,7 @@ export interface DialHooks<T> {
   /**
    * No backend accepted: `tried` were dialled (0: the picker had none to offer, every breaker
    * being open) and `last` describes the last failure ("host:port: reason"). The client is still
-   * open and paused but no longer watched: the caller answers or closes it, and gives it an error
-   * listener if it stays open.
+   * open and paused: the caller answers or closes it.
    */
   exhausted(client: Socket, data: T, tried: number, last: string): void;
 }
@@ -47,6 +55,10 @@ export type DialRoute = PortRoute | TlsRoute | HttpRoute;
  * the pending backend connection is destroyed and no hook runs again. A client socket that never
  * started reading (a `pauseOnConnect` listener) does not see its peer's reset until it reads,
  * that is once a backend accepted and `tunnel` pipes it.
+ *
+ * The connection counts as active for its route from now until the client's socket closes; then
+ * it is recorded (class `conn`, lifetime, every byte each way of the client's socket; a WebSocket
+ * that no backend took was answered with an HTTP error and counts by its status) and logged.
  */
 export function dial<T>(hooks: DialHooks<T>, client: Socket, route: DialRoute, clientAddress: string, data: T, stickyId?: string): void {
   new Dial(hooks, client, route, clientAddress, data, stickyId).next();
@@ -55,10 +67,17 @@ export function dial<T>(hooks: DialHooks<T>, client: Socket, route: DialRoute, c
 function ignore(): void {}
 
 /**
- * One dial. Its listeners are bound once per connection, not per attempt; the only timer is the
- * upstream socket's own inactivity timeout, armed before connecting.
+ * One dial, and the record of its connection. Its listeners are bound once per connection, not
+ * per attempt; the only timer is the upstream socket's own inactivity timeout, armed before
+ * connecting.
  */
 class Dial<T> {
+  private readonly openedAt = performance.now();
+  /** The route's metrics (null when not recorded), active until the client closes. */
+  private readonly stats: RouteStats | null;
+  /** The dial is over: connected, given up, or the client left. */
+  private settled = false;
+  private error: ProxyErrorCode | undefined;
   private tried = 0;
   /** Addresses tried already (only after a failure). */
   private exclude: Set<string> | undefined;
@@ -66,7 +85,7 @@ class Dial<T> {
   private backend: Backend | undefined;
   private state: BackendState | undefined;
   private probe = false;
-  private startedAt = 0;
+  private attemptStartedAt = 0;
   private lastError: Error | undefined;
   private readonly connectTimeoutMs: number;
 
@@ -80,13 +99,19 @@ class Dial<T> {
   ) {
     this.connectTimeoutMs = route.policy.timeouts?.connectMs ?? hooks.connectTimeoutMs;
     client.pause();
-    client.on('error', this.onClientGone);
-    client.on('close', this.onClientGone);
+    // An error is followed by 'close', which does the work.
+    client.on('error', ignore);
+    client.once('close', this.onClientClosed);
+    const routes = hooks.observe.routes;
+    this.stats = routes === null ? null : routes.of(route.id);
+    if (this.stats !== null) this.stats.active += 1;
+    // Closed already: no 'close' is coming, the connection is over before it began.
+    if (client.closed) this.onClientClosed();
   }
 
   /** Dials the picker's next backend, or hands the client back when there is none or no retry left. */
   next(): void {
-    // Destroyed but its 'close' not emitted yet: onClientGone will end the dial.
+    // Destroyed but its 'close' not emitted yet: onClientClosed will end the dial.
     if (this.client.destroyed) return;
     const { upstreams } = this.hooks;
     const backend = this.tried > upstreams.retries ? undefined : upstreams.pick(this.route, this.clientAddress, this.stickyId, this.exclude);
@@ -100,7 +125,7 @@ class Dial<T> {
     const state = upstreams.backend(backend.address);
     this.state = state;
     this.probe = state.begin();
-    this.startedAt = performance.now();
+    this.attemptStartedAt = performance.now();
     // `timeout` arms the socket's inactivity timer before connecting: with no traffic yet, it is
     // the connect timeout. It is switched off once connected.
     const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true, timeout: this.connectTimeoutMs });
@@ -114,16 +139,16 @@ class Dial<T> {
     const { upstream, backend, state, client } = this;
     if (upstream === undefined || backend === undefined || state === undefined) return;
     if (client.destroyed) {
-      // Destroyed before its 'close' was emitted: onClientGone will find nothing to drop.
+      // Destroyed before its 'close' was emitted: onClientClosed will find nothing to drop.
       this.drop(upstream, false);
       return;
     }
     this.detach(upstream);
     this.upstream = undefined;
     this.state = undefined;
-    this.release();
+    this.settled = true;
     upstream.setTimeout(0);
-    state.sample(performance.now() - this.startedAt);
+    state.sample(performance.now() - this.attemptStartedAt);
     state.breaker.succeeded(this.probe);
     // The attempt's in-flight count now belongs to the connection, until it closes.
     this.hooks.upstreams.track(state, upstream);
@@ -143,32 +168,59 @@ class Dial<T> {
     if (upstream === undefined || backend === undefined) return;
     this.drop(upstream, true);
     this.lastError = err;
+    this.hooks.upstreams.attemptFailed(backend.address, 'upstream-connect');
     (this.exclude ??= new Set()).add(backend.address);
     this.hooks.failed?.(backend, err, this.data);
     this.next();
   }
 
   private exhausted(): void {
-    this.release();
+    this.settled = true;
     const { backend, lastError } = this;
+    this.error = this.tried === 0 ? 'all-backends-open' : 'upstream-connect';
     const last = backend === undefined ? 'no backend available' : `${backend.address}: ${lastError?.message ?? `no connection within ${this.connectTimeoutMs} ms`}`;
     this.hooks.exhausted(this.client, this.data, this.tried, last);
   }
 
-  /** The client left while a backend was being dialled: stop dialling. */
-  private readonly onClientGone = (): void => {
-    const { upstream, client } = this;
-    this.release();
-    // An error is followed by 'close'; nothing of the dial listens any more.
-    client.on('error', ignore);
-    if (upstream !== undefined) this.drop(upstream, false);
-    client.destroy();
+  /** The client's socket closed: a dial still running stops, and the connection is recorded. */
+  private readonly onClientClosed = (): void => {
+    if (!this.settled) {
+      this.settled = true;
+      if (this.upstream !== undefined) this.drop(this.upstream, false);
+    }
+    this.record();
   };
 
-  /** Stops watching the client. */
-  private release(): void {
-    this.client.removeListener('error', this.onClientGone);
-    this.client.removeListener('close', this.onClientGone);
+  private record(): void {
+    const { observe, protocol } = this.hooks;
+    const { client, stats, error, backend, route } = this;
+    const ms = performance.now() - this.openedAt;
+    const bytesIn = client.bytesRead;
+    const bytesOut = client.bytesWritten;
+    // A WebSocket no backend took was answered with an HTTP error.
+    const status = error !== undefined && protocol === 'websocket' ? PROXY_ERRORS[error].status : undefined;
+    if (stats !== null) {
+      stats.active -= 1;
+      stats.done(status === undefined ? CONN : statusClass(status), ms / 1000, bytesIn, bytesOut);
+    }
+    const log = observe.accessLog;
+    if (log === null || !log.wants(error !== undefined)) return;
+    const asked = this.hooks.describe?.(this.data);
+    log.write({
+      route: route.id,
+      app: backend?.appId ?? route.appIds[0],
+      backend: backend?.address,
+      method: asked?.method,
+      host: asked?.host,
+      path: asked?.target === undefined ? undefined : pathOnly(asked.target),
+      protocol,
+      status,
+      durationMs: roundMs(ms),
+      bytesIn,
+      bytesOut,
+      error,
+      client: this.clientAddress,
+    });
   }
 
   /** Abandons the pending attempt; `backendFailed`: its breaker counts a failure (else the probe, if it was one, is given back). */

@@ -38,14 +38,14 @@ function errorBody(code: ProxyErrorCode, message: string | undefined): string {
  * Answers `res` with the error `code`. When the response has already started (headers sent), a
  * status can no longer be given, so the client connection is destroyed instead: the client sees a
  * broken response rather than a truncated body passed off as complete. Does nothing when the
- * client is gone already.
+ * client is gone already. Returns the body bytes written.
  */
-export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, metrics: Metrics, message?: string): void {
-  if (res.destroyed || res.writableEnded) return;
+export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, metrics: Metrics, message?: string): number {
+  if (res.destroyed || res.writableEnded) return 0;
   metrics.proxyErrors.inc({ code });
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = errorBody(code, message);
   res.writeHead(PROXY_ERRORS[code].status, {
@@ -55,19 +55,22 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, metric
     'x-baton-error': code,
   });
   res.end(body);
+  // node sends no body for HEAD.
+  return res.req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
 }
 
 /**
  * `sendProxyError` for an HTTP/2 stream: once the response headers are out, the stream is reset
  * (RST_STREAM INTERNAL_ERROR). Not with `stream.close(code)`: node ends the writable side first,
  * so the client would see END_STREAM, a truncated body passed off as complete, before the reset.
+ * Returns the body bytes written.
  */
-export function sendStreamError(stream: ServerHttp2Stream, code: ProxyErrorCode, metrics: Metrics, message?: string): void {
-  if (stream.destroyed || stream.closed) return;
+export function sendStreamError(stream: ServerHttp2Stream, code: ProxyErrorCode, metrics: Metrics, message?: string): number {
+  if (stream.destroyed || stream.closed) return 0;
   metrics.proxyErrors.inc({ code });
   if (stream.headersSent) {
     stream.destroy(new Error(`response failed: ${code}`));
-    return;
+    return 0;
   }
   const body = errorBody(code, message);
   stream.respond({
@@ -78,7 +81,9 @@ export function sendStreamError(stream: ServerHttp2Stream, code: ProxyErrorCode,
     'x-baton-error': code,
   });
   // A HEAD stream's writable side is closed from the start: respond() sent the headers alone.
-  if (!stream.writableEnded) stream.end(body);
+  if (stream.writableEnded) return 0;
+  stream.end(body);
+  return Buffer.byteLength(body);
 }
 
 /**

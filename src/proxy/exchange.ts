@@ -11,8 +11,8 @@ export class ProxyResponse<Request extends IncomingMessage = IncomingMessage> ex
 }
 
 /** `close` on the client response: the client is gone or the response is complete. */
-export function onResponseClose(this: ProxyResponse): void {
-  this.exchange?.clientClosed();
+function onResponseClose(this: ProxyResponse): void {
+  this.exchange?.responseClosed();
 }
 
 function onResponseDrain(this: ProxyResponse): void {
@@ -20,8 +20,9 @@ function onResponseDrain(this: ProxyResponse): void {
 }
 
 /**
- * One request of an HTTP/1.1 client to an HTTP/1.1 backend: the upstream response is written
- * straight into the client response, with backpressure.
+ * One request of an HTTP/1.1 client (to an HTTP/1.1 backend, or answered by baton itself): the
+ * upstream response is written straight into the client response, with backpressure. Made as
+ * the request arrives, so that every request is recorded when its response closes.
  */
 export class Exchange extends UpstreamExchange {
   private drainListening = false;
@@ -31,12 +32,14 @@ export class Exchange extends UpstreamExchange {
     ctx: ConstructorParameters<typeof UpstreamExchange>[0],
   ) {
     super(ctx);
+    res.exchange = this;
+    res.on('close', onResponseClose);
   }
 
-  /** Ties the exchange to its response: a client that leaves aborts the upstream request. */
-  attach(): void {
-    this.res.exchange = this;
-    this.res.on('close', onResponseClose);
+  /** The response is complete or the client gone: a client that left aborts the upstream request. */
+  responseClosed(): void {
+    const res = this.res;
+    this.closed(res.headersSent ? res.statusCode : 499, 'http/1.1');
   }
 
   protected respond(statusCode: number, statusText: string, headers: string[]): boolean {
@@ -58,8 +61,8 @@ export class Exchange extends UpstreamExchange {
     this.res.end();
   }
 
-  protected fail(code: ProxyErrorCode): void {
-    sendProxyError(this.res, code, this.ctx.metrics);
+  protected sendError(code: ProxyErrorCode, message?: string): number {
+    return sendProxyError(this.res, code, this.ctx.metrics, message);
   }
 
   protected get clientGone(): boolean {

@@ -5,10 +5,11 @@ import type { Readable, Writable } from 'node:stream';
 import type { Backend, HttpRoute } from '../routing/types.js';
 import type { BackendState } from '../upstream/backend-state.js';
 import { stickySetCookie } from '../upstream/sticky.js';
-import { sendProxyError, sendStreamError, type ProxyErrorCode } from './errors.js';
+import type { ProxyErrorCode } from './errors.js';
 import type { ProxyResponse } from './exchange.js';
-import type { ProxyContext } from './upstream-exchange.js';
 import { relayedResponseHeaders } from './h2-headers.js';
+import type { RequestRecord } from './observe.js';
+import { backendFault, type ProxyContext } from './upstream-exchange.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 const CALL = Symbol('baton.h2cCall');
@@ -42,10 +43,20 @@ function onClientClose(this: Tagged): void {
 function onWantTrailers(this: Tagged): void {
   (this[CALL] as H2ClientCall | undefined)?.sendTrailers();
 }
+/** Request body bytes on their way to the backend (the body is piped). */
+function onBodyData(this: Tagged, chunk: Buffer): void {
+  const call = this[CALL];
+  if (call !== undefined) call.exchange.bytesIn += chunk.length;
+}
+/** Response body bytes on their way to the client (piped). */
+function onUpstreamData(this: Tagged, chunk: Buffer): void {
+  const call = this[CALL];
+  if (call !== undefined) call.exchange.bytesOut += chunk.length;
+}
 
-/** Errors that say something about the backend (the others are the client's: a bad request). */
-function backendFault(code: ProxyErrorCode): boolean {
-  return code === 'upstream-connect' || code === 'upstream-reset' || code === 'upstream-timeout' || code === 'upstream-protocol';
+/** The request's exchange: its record, and its way of answering the client with an error. */
+export interface ExchangeOfCall extends RequestRecord {
+  reject(code: ProxyErrorCode): void;
 }
 
 /**
@@ -55,8 +66,9 @@ function backendFault(code: ProxyErrorCode): boolean {
  * upstream stream; a backend that resets or stalls gets the client an error response, or a broken
  * one once the response began. A request without a body whose backend cannot be reached goes to
  * another (a body is piped into the first stream at once, so it cannot be sent again). The
- * registry hears of each attempt as for HTTP/1.1 backends (upstream-exchange.ts).
- * The two subclasses are the two kinds of client.
+ * registry hears of each attempt as for HTTP/1.1 backends (upstream-exchange.ts). The request's
+ * exchange answers errors and is told the backend, the bytes each way and the error, for its
+ * record. The two subclasses are the two kinds of client.
  */
 abstract class H2cCall {
   private upstream: (ClientHttp2Stream & Tagged) | null = null;
@@ -85,6 +97,7 @@ abstract class H2cCall {
 
   constructor(
     protected readonly ctx: ProxyContext,
+    readonly exchange: ExchangeOfCall,
     private readonly route: HttpRoute,
     private readonly client: string,
     private readonly stickyId: string | undefined,
@@ -100,8 +113,6 @@ abstract class H2cCall {
   /** Relays the response head to the client; may throw for headers the client side refuses. */
   protected abstract respond(status: number, headers: OutgoingHttpHeaders): void;
   protected abstract get destination(): Writable;
-  /** Answers with an error, or breaks the client's response when it has started. */
-  protected abstract fail(code: ProxyErrorCode): void;
 
   protected send(headers: OutgoingHttpHeaders, body: Readable | null): void {
     this.headers = headers;
@@ -124,6 +135,7 @@ abstract class H2cCall {
     } catch (err) {
       // Only an address that is none gets here: a table bug, not the client's fault.
       this.ctx.logger.error({ err, backend: address }, 'cannot open an h2c session to backend');
+      this.exchange.backend = backend;
       this.settle('upstream-connect');
       return;
     }
@@ -133,10 +145,17 @@ abstract class H2cCall {
     } catch (err) {
       // The session is going away, or (anything else) a header of the client's that HTTP/2 refuses.
       const code = (err as NodeJS.ErrnoException).code;
-      this.settle(code === 'ERR_HTTP2_INVALID_SESSION' || code === 'ERR_HTTP2_GOAWAY_SESSION' ? 'upstream-connect' : 'bad-request');
+      this.exchange.backend = backend;
+      if (code === 'ERR_HTTP2_INVALID_SESSION' || code === 'ERR_HTTP2_GOAWAY_SESSION') {
+        upstreams.attemptFailed(address, 'upstream-connect');
+        this.settle('upstream-connect');
+      } else {
+        this.settle('bad-request');
+      }
       return;
     }
     this.backend = backend;
+    this.exchange.backend = backend;
     const state = upstreams.backend(address);
     this.state = state;
     this.judged = false;
@@ -154,7 +173,12 @@ abstract class H2cCall {
     upstream.on('timeout', onUpstreamTimeout);
     upstream.on('close', onUpstreamClose);
     upstream.setTimeout(this.route.policy.timeouts?.headersMs ?? this.ctx.headersTimeoutMs);
-    if (this.body !== null) this.body.pipe(upstream);
+    const body = this.body as (Readable & Tagged) | null;
+    if (body !== null) {
+      body[CALL] = this;
+      body.on('data', onBodyData);
+      body.pipe(upstream);
+    }
   }
 
   response(headers: IncomingHttpHeaders): void {
@@ -171,11 +195,13 @@ abstract class H2cCall {
       this.respond(status, relayed);
     } catch (err) {
       this.ctx.logger.debug({ backend: this.address, reason: (err as Error).message }, 'h2c backend response cannot be relayed');
+      this.ctx.upstreams.attemptFailed(this.address, 'upstream-protocol');
       this.settle('upstream-protocol');
       this.cancel.abort();
       return;
     }
     this.responded = true;
+    upstream.on('data', onUpstreamData);
     upstream.pipe(this.destination);
   }
 
@@ -210,6 +236,7 @@ abstract class H2cCall {
     let expected = true;
     if (!this.timedOut && this.failure !== null) ({ code, expected } = classifyUpstreamError(this.failure));
     const reason = this.timedOut ? 'timeout' : (this.failure?.message ?? 'stream closed early');
+    if (backendFault(code)) this.ctx.upstreams.attemptFailed(this.address, code);
     if (!this.judged && code === 'upstream-connect' && this.body === null && this.attempts <= this.ctx.upstreams.retries) {
       this.state?.breaker.failed(this.probe);
       this.finish(false);
@@ -240,7 +267,7 @@ abstract class H2cCall {
 
   private settle(code: ProxyErrorCode): void {
     this.settled = true;
-    this.fail(code);
+    this.exchange.reject(code);
   }
 
   /** Tells the registry the current attempt ended (`completed`: with a whole response, so its duration counts). */
@@ -265,6 +292,7 @@ function addSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
 class H1ClientCall extends H2cCall {
   constructor(
     ctx: ProxyContext,
+    exchange: ExchangeOfCall,
     route: HttpRoute,
     client: string,
     stickyId: string | undefined,
@@ -272,7 +300,7 @@ class H1ClientCall extends H2cCall {
     hsts: boolean,
     private readonly res: ProxyResponse & Tagged,
   ) {
-    super(ctx, route, client, stickyId, encrypted, hsts);
+    super(ctx, exchange, route, client, stickyId, encrypted, hsts);
   }
 
   start(req: IncomingMessage, headers: OutgoingHttpHeaders, hasBody: boolean): void {
@@ -296,16 +324,13 @@ class H1ClientCall extends H2cCall {
       this.ctx.logger.debug({ backend: this.address, reason: (err as Error).message }, 'h2c backend trailers cannot be relayed');
     }
   }
-
-  protected fail(code: ProxyErrorCode): void {
-    sendProxyError(this.res, code, this.ctx.metrics);
-  }
 }
 
 /** An HTTP/2 client of an h2c backend: trailers (gRPC status) follow the body. */
 class H2ClientCall extends H2cCall {
   constructor(
     ctx: ProxyContext,
+    exchange: ExchangeOfCall,
     route: HttpRoute,
     client: string,
     stickyId: string | undefined,
@@ -313,7 +338,7 @@ class H2ClientCall extends H2cCall {
     hsts: boolean,
     private readonly stream: ServerHttp2Stream & Tagged,
   ) {
-    super(ctx, route, client, stickyId, encrypted, hsts);
+    super(ctx, exchange, route, client, stickyId, encrypted, hsts);
   }
 
   start(headers: OutgoingHttpHeaders): void {
@@ -341,18 +366,16 @@ class H2ClientCall extends H2cCall {
       this.stream.destroy(err as Error);
     }
   }
-
-  protected fail(code: ProxyErrorCode): void {
-    sendStreamError(this.stream, code, this.ctx.metrics);
-  }
 }
 
 /**
  * Forwards an HTTP/1.1 request to an h2c backend of `route`; `headers` are the HTTP/2 request
- * headers, `stickyId` the backend its sticky cookie names.
+ * headers, `stickyId` the backend its sticky cookie names. `exchange` (made for `res`) answers
+ * errors and records the request.
  */
 export function forwardH1ToH2c(
   ctx: ProxyContext,
+  exchange: ExchangeOfCall,
   req: IncomingMessage,
   res: ProxyResponse,
   route: HttpRoute,
@@ -363,12 +386,16 @@ export function forwardH1ToH2c(
   headers: OutgoingHttpHeaders,
   hasBody: boolean,
 ): void {
-  new H1ClientCall(ctx, route, client, stickyId, encrypted, hsts, res).start(req, headers, hasBody);
+  new H1ClientCall(ctx, exchange, route, client, stickyId, encrypted, hsts, res).start(req, headers, hasBody);
 }
 
-/** Forwards an HTTP/2 stream to an h2c backend of `route`; its body follows unless END_STREAM came with the headers. */
+/**
+ * Forwards an HTTP/2 stream to an h2c backend of `route`; its body follows unless END_STREAM came
+ * with the headers. `exchange` (made for `stream`) answers errors and records the request.
+ */
 export function forwardH2ToH2c(
   ctx: ProxyContext,
+  exchange: ExchangeOfCall,
   stream: ServerHttp2Stream,
   route: HttpRoute,
   client: string,
@@ -377,5 +404,5 @@ export function forwardH2ToH2c(
   hsts: boolean,
   headers: OutgoingHttpHeaders,
 ): void {
-  new H2ClientCall(ctx, route, client, stickyId, encrypted, hsts, stream).start(headers);
+  new H2ClientCall(ctx, exchange, route, client, stickyId, encrypted, hsts, stream).start(headers);
 }

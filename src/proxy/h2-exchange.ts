@@ -11,7 +11,7 @@ interface ExchangeStream extends ServerHttp2Stream {
 }
 
 function onStreamClose(this: ExchangeStream): void {
-  this[EXCHANGE]?.clientClosed();
+  this[EXCHANGE]?.streamClosed();
 }
 
 function onStreamDrain(this: ExchangeStream): void {
@@ -19,7 +19,9 @@ function onStreamDrain(this: ExchangeStream): void {
 }
 
 /**
- * One request of an HTTP/2 client to an HTTP/1.1 backend, answered on the client's stream.
+ * One request of an HTTP/2 client (to an HTTP/1.1 backend, or answered by baton itself), answered
+ * on the client's stream; made as the stream arrives, so that every request is recorded when its
+ * stream closes.
  * Response headers lose everything connection-specific before `respond` (node throws on them); a
  * response node still refuses (a repeated single-value header, say) becomes 502
  * upstream-protocol and the upstream request is aborted, so nothing of it reaches the client.
@@ -32,12 +34,15 @@ export class H2Exchange extends UpstreamExchange {
     ctx: ConstructorParameters<typeof UpstreamExchange>[0],
   ) {
     super(ctx);
+    stream[EXCHANGE] = this;
+    stream.on('close', onStreamClose);
   }
 
-  /** Ties the exchange to its stream: a client reset or close aborts the upstream request. */
-  attach(): void {
-    this.stream[EXCHANGE] = this;
-    this.stream.on('close', onStreamClose);
+  /** The stream is closed (response complete, or reset): a client that left aborts the upstream request. */
+  streamClosed(): void {
+    const stream = this.stream;
+    const status = stream.headersSent ? Number(stream.sentHeaders[':status']) : 499;
+    this.closed(status, this.encrypted ? 'h2' : 'h2c');
   }
 
   protected respond(statusCode: number, _statusText: string, flat: string[]): boolean {
@@ -48,7 +53,8 @@ export class H2Exchange extends UpstreamExchange {
       this.stream.respond(headers);
     } catch (err) {
       this.ctx.logger.debug({ backend: this.address, reason: (err as Error).message }, 'backend response cannot be relayed over HTTP/2');
-      sendStreamError(this.stream, 'upstream-protocol', this.ctx.metrics);
+      this.ctx.upstreams.attemptFailed(this.address, 'upstream-protocol');
+      this.reject('upstream-protocol');
       return false;
     }
     return true;
@@ -67,8 +73,8 @@ export class H2Exchange extends UpstreamExchange {
     if (!this.stream.writableEnded) this.stream.end();
   }
 
-  protected fail(code: ProxyErrorCode): void {
-    sendStreamError(this.stream, code, this.ctx.metrics);
+  protected sendError(code: ProxyErrorCode, message?: string): number {
+    return sendStreamError(this.stream, code, this.ctx.metrics, message);
   }
 
   protected get clientGone(): boolean {

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
 import { readStickyCookie } from '../upstream/sticky.js';
-import { sendStreamError } from './errors.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders } from './forwarded.js';
 import { forwardH2ToH2c } from './h2-backend.js';
 import { H2Exchange } from './h2-exchange.js';
@@ -27,43 +26,46 @@ function cookieHeader(headers: IncomingHttpHeaders): string | undefined {
  * stream as its body; h2c backends through their shared session.
  */
 export function createH2StreamHandler(ctx: ProxyContext): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
-  const { tables, metrics, trusted } = ctx;
+  const { tables, trusted } = ctx;
 
   return (stream, headers) => {
     stream.on('error', ignoreStreamError);
-    const method = headers[':method'] ?? 'GET';
-    if (method === 'CONNECT') {
-      sendStreamError(stream, 'upgrade-not-supported', metrics, 'CONNECT is not supported');
-      return;
-    }
+    const exchange = new H2Exchange(stream, ctx);
     const session = stream.session;
     const encrypted = session?.encrypted === true;
     const client = normaliseAddress(session?.socket.remoteAddress);
-    const exchange = new H2Exchange(stream, ctx);
-    const flat = rewriteRequestHeaders(rawRequestHeaders(headers), client, trusted.has(client), exchange, encrypted ? 'https' : 'http');
+    const method = headers[':method'] ?? 'GET';
     const path = headers[':path'] ?? '/';
-    const route = tables.current.lookupHttp(exchange.host, path);
-    if (route === undefined) {
-      sendStreamError(stream, 'no-route', metrics, `no route for host "${exchange.host}"`);
+    exchange.client = client;
+    exchange.encrypted = encrypted;
+    exchange.method = method;
+    exchange.target = path;
+    if (method === 'CONNECT') {
+      exchange.reject('upgrade-not-supported', 'CONNECT is not supported');
       return;
     }
+    const flat = rewriteRequestHeaders(rawRequestHeaders(headers), client, trusted.has(client), exchange, encrypted ? 'https' : 'http');
+    const route = tables.current.lookupHttp(exchange.host, path);
+    if (route === undefined) {
+      exchange.reject('no-route', `no route for host "${exchange.host}"`);
+      return;
+    }
+    exchange.routed(route);
     if (route.redirectToHttps && !encrypted) {
       stream.respond({ ':status': 301, location: httpsLocation(exchange.host, path), 'content-length': 0 }, { endStream: true });
       return;
     }
     if (route.backends.length === 0) {
-      sendStreamError(stream, 'no-healthy-backend', metrics);
+      exchange.reject('no-healthy-backend');
       return;
     }
     const stickyId = route.policy.sticky ? readStickyCookie(cookieHeader(headers)) : undefined;
     const hsts = encrypted && route.hsts;
     if (route.backendProtocol === 'h2c') {
-      forwardH2ToH2c(ctx, stream, route, client, stickyId, encrypted, hsts, h2cRequestHeaders(flat, method, path, wantsTrailers(headers.te)));
+      forwardH2ToH2c(ctx, exchange, stream, route, client, stickyId, encrypted, hsts, h2cRequestHeaders(flat, method, path, wantsTrailers(headers.te)));
       return;
     }
     exchange.hsts = hsts;
-    exchange.encrypted = encrypted;
-    exchange.attach();
     // END_STREAM on the headers: no body. Otherwise the body is piped through a PassThrough:
     // undici destroys a stream body when done with it, and destroying the HTTP/2 stream itself
     // would end the response before it began. Without content-length, undici sends it chunked.
@@ -71,6 +73,6 @@ export function createH2StreamHandler(ctx: ProxyContext): (stream: ServerHttp2St
     // send the body to another backend.
     let body: Readable | null = null;
     if (!stream.endAfterHeaders) body = stream.pipe(new PassThrough());
-    exchange.forward(route, client, stickyId, method, path, flat, body);
+    exchange.forward(stickyId, flat, body);
   };
 }

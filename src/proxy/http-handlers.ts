@@ -7,6 +7,7 @@ import { ProxyResponse } from './exchange.js';
 import { createH2StreamHandler } from './h2.js';
 import type { HttpHandlers } from './handlers.js';
 import { createHttp1RequestHandler } from './http1.js';
+import { metricsOnly, type Observe } from './observe.js';
 import type { ProxyContext } from './upstream-exchange.js';
 import { createUpgradeHandler } from './websocket.js';
 
@@ -27,6 +28,8 @@ export interface HttpHandlersOptions {
   readonly upstream?: { readonly headersTimeoutMs?: number; readonly bodyTimeoutMs?: number; readonly totalTimeoutMs?: number };
   /** A WebSocket idle this long in both directions is closed (a route's `policy.timeouts.tunnelIdleMs` overrides it). Default 300000 ms. */
   readonly websocketIdleTimeoutMs?: number;
+  /** Where requests and WebSocket tunnels are recorded; default: per-route metrics into `metrics`, no access log. */
+  readonly observe?: Observe;
 }
 
 /**
@@ -45,6 +48,7 @@ export function createHttpHandlers(opts: HttpHandlersOptions): HttpHandlers {
     bodyTimeoutMs: opts.upstream?.bodyTimeoutMs ?? 30_000,
     totalTimeoutMs: opts.upstream?.totalTimeoutMs ?? 0,
     websocketIdleTimeoutMs: opts.websocketIdleTimeoutMs ?? 300_000,
+    observe: opts.observe ?? metricsOnly(opts.metrics),
   };
   return {
     request: createHttp1RequestHandler(ctx),

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { readStickyCookie } from '../upstream/sticky.js';
-import { sendProxyError } from './errors.js';
 import { Exchange, type ProxyResponse } from './exchange.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders } from './forwarded.js';
 import { forwardH1ToH2c } from './h2-backend.js';
@@ -16,7 +15,7 @@ import type { ProxyContext } from './upstream-exchange.js';
  * backend go through its HTTP/2 session instead of undici.
  */
 export function createHttp1RequestHandler(ctx: ProxyContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const { tables, metrics, trusted } = ctx;
+  const { tables, trusted } = ctx;
 
   return (req, response) => {
     // The server is built with `ServerResponse: ProxyResponse`.
@@ -24,17 +23,23 @@ export function createHttp1RequestHandler(ctx: ProxyContext): (req: IncomingMess
     const exchange = new Exchange(res, ctx);
     const client = normaliseAddress(req.socket.remoteAddress);
     const encrypted = (req.socket as TLSSocket).encrypted === true;
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    exchange.client = client;
+    exchange.encrypted = encrypted;
+    exchange.method = method;
+    exchange.target = path;
     const headers = rewriteRequestHeaders(req.rawHeaders, client, trusted.has(client), exchange, encrypted ? 'https' : 'http');
     if (exchange.duplicateHost) {
-      sendProxyError(res, 'bad-request', metrics, 'more than one Host header');
+      exchange.reject('bad-request', 'more than one Host header');
       return;
     }
-    const path = req.url ?? '/';
     const route = tables.current.lookupHttp(exchange.host, path);
     if (route === undefined) {
-      sendProxyError(res, 'no-route', metrics, `no route for host "${exchange.host}"`);
+      exchange.reject('no-route', `no route for host "${exchange.host}"`);
       return;
     }
+    exchange.routed(route);
     if (route.redirectToHttps && !encrypted) {
       // node's parser has refused any byte a Location value may not hold (tested).
       res.writeHead(301, { location: httpsLocation(exchange.host, path), 'content-length': 0 });
@@ -42,20 +47,17 @@ export function createHttp1RequestHandler(ctx: ProxyContext): (req: IncomingMess
       return;
     }
     if (route.backends.length === 0) {
-      sendProxyError(res, 'no-healthy-backend', metrics);
+      exchange.reject('no-healthy-backend');
       return;
     }
     const stickyId = route.policy.sticky ? readStickyCookie(req.headers.cookie) : undefined;
     const hsts = encrypted && route.hsts;
-    const method = req.method ?? 'GET';
     if (route.backendProtocol === 'h2c') {
       const h2Headers = h2cRequestHeaders(headers, method, path, wantsTrailers(req.headers.te));
-      forwardH1ToH2c(ctx, req, res, route, client, stickyId, encrypted, hsts, h2Headers, exchange.hasBody);
+      forwardH1ToH2c(ctx, exchange, req, res, route, client, stickyId, encrypted, hsts, h2Headers, exchange.hasBody);
       return;
     }
     exchange.hsts = hsts;
-    exchange.encrypted = encrypted;
-    exchange.attach();
-    exchange.forward(route, client, stickyId, method, path, headers, exchange.hasBody ? req : null);
+    exchange.forward(stickyId, headers, exchange.hasBody ? req : null);
   };
 }

@@ -6,6 +6,7 @@ import type { PortRoute, TableSource } from '../routing/types.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 import { dial, type DialHooks } from './dial.js';
 import { normaliseAddress } from './forwarded.js';
+import { metricsOnly, recordUnforwarded, type Observe } from './observe.js';
 import { tunnel } from './tunnel.js';
 
 export interface TcpHandlerOptions {
@@ -17,6 +18,8 @@ export interface TcpHandlerOptions {
   readonly connectTimeoutMs: number;
   /** A connection with no traffic either way for this long is closed; 0 = never (a route's `policy.timeouts.tunnelIdleMs` overrides it). */
   readonly idleTimeoutMs: number;
+  /** Where connections are recorded; default: per-route metrics into `metrics`, no access log. */
+  readonly observe?: Observe;
 }
 
 /** Takes a client connection accepted on TCP service port `port`. */
@@ -35,6 +38,7 @@ export type TcpHandler = (socket: Socket, port: number) => void;
  */
 export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
   const { tables, metrics, upstreams, connectTimeoutMs, idleTimeoutMs } = opts;
+  const observe = opts.observe ?? metricsOnly(metrics);
   const log = new RateLimitedLog(opts.logger);
   const connected = metrics.connections.labels({ protocol: 'tcp' });
   const refused = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'upstream-connect' });
@@ -47,6 +51,8 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
   const hooks: DialHooks<PortRoute> = {
     upstreams,
     connectTimeoutMs,
+    observe,
+    protocol: 'tcp',
     connected(client, upstream, _backend, route) {
       connected.inc();
       tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs);
@@ -81,6 +87,7 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
         noBackend.inc();
         log.warn('tcp-no-healthy-backend', { port, route: route.id }, 'TCP connection for a route with no backend; closed');
       }
+      recordUnforwarded(observe, client, { route, protocol: 'tcp', code: route === undefined ? 'no-route' : 'no-healthy-backend' });
       client.destroy();
       return;
     }

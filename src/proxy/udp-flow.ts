@@ -1,5 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { RouteStats } from '../observability/route-stats.js';
 import type { Backend, PortRoute } from '../routing/types.js';
 
 /** Datagrams a flow holds while its backend socket connects; more are dropped. */
@@ -21,14 +23,23 @@ const ignore = (): void => undefined;
 
 /**
  * One client address (ip:port) of a UDP service port: its own socket `connect()`ed to one
- * backend, so the kernel only lets that backend's replies in and reports its ICMP errors.
+ * backend, so the kernel only lets that backend's replies in and reports its ICMP errors. It
+ * keeps its own record (the owner counts the bytes), written when the flow is closed.
  */
 export class UdpFlow {
   /** `Date.now()` of the last datagram either way. */
   lastSeen = Date.now();
   /** The route object the backend was last checked against: a new table means a new check. */
   route: PortRoute;
-  private backendAddress = '';
+  readonly openedAt = performance.now();
+  /** The metrics of the route the flow started on (null when not recorded), active until it is closed. */
+  stats: RouteStats | null = null;
+  /** Datagram bytes from the client, and back to it. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** The backend socket failed (ICMP unreachable). */
+  failed = false;
+  private current: Backend;
   private socket: Socket | undefined;
   /** Datagrams waiting for the socket to connect; undefined once connected. */
   private pending: Buffer[] | undefined;
@@ -42,12 +53,18 @@ export class UdpFlow {
     private readonly owner: UdpFlowOwner,
   ) {
     this.route = route;
+    this.current = backend;
     this.open(backend);
+  }
+
+  /** The backend this flow sends to. */
+  get backend(): Backend {
+    return this.current;
   }
 
   /** The backend address (`host:port`) this flow sends to. */
   get address(): string {
-    return this.backendAddress;
+    return this.current.address;
   }
 
   send(msg: Buffer): void {
@@ -85,7 +102,7 @@ export class UdpFlow {
     const socket = createSocket(isIP(backend.host) === 6 ? 'udp6' : 'udp4');
     this.socket = socket;
     this.pending = [];
-    this.backendAddress = backend.address;
+    this.current = backend;
     socket.once('connect', this.onConnect);
     socket.on('message', this.onMessage);
     socket.on('error', this.onError);

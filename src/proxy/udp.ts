@@ -2,11 +2,14 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
+import { CONN } from '../observability/route-stats.js';
 import type { PortRoute, TableSource } from '../routing/types.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 import type { UdpListener } from './listeners.js';
+import { metricsOnly, roundMs, type Observe } from './observe.js';
 import { MAX_SEND_QUEUE, UdpFlow, type UdpFlowOwner } from './udp-flow.js';
 
 export interface UdpProxyOptions {
@@ -19,8 +22,13 @@ export interface UdpProxyOptions {
   readonly idleTimeoutMs: number;
   /** At most this many flows; the least recently used is closed to make room. */
   readonly maxFlows: number;
-  /** The backend registry: a new flow's backend follows the route's balancing policy (source hashing keeps a client on one backend). */
-  readonly upstreams: Pick<UpstreamRegistry, 'pick'>;
+  /**
+   * The backend registry: a new flow's backend follows the route's balancing policy (source
+   * hashing keeps a client on one backend); a backend that fails a flow is counted there.
+   */
+  readonly upstreams: Pick<UpstreamRegistry, 'pick' | 'attemptFailed'>;
+  /** Where flows are recorded when they close; default: per-route metrics into `metrics`, no access log. */
+  readonly observe?: Observe;
 }
 
 /** Longest pause between two sweeps for idle flows: they are closed at most this late. */
@@ -30,6 +38,9 @@ const MAX_SWEEP_INTERVAL_MS = 1000;
  * UDP on one service port. Each client address is a flow with its own socket connected to one
  * backend (chosen by the route's balancing policy when the flow starts); replies go back to the client through the
  * listening socket. A flow whose backend left the table moves to another on its next datagram.
+ * A flow counts as active for its route while it exists, and is recorded (class `conn`, lifetime,
+ * datagram bytes each way) and logged when it is closed. Datagrams no route takes make no flow
+ * and are only counted in `baton_connection_errors_total`.
  */
 export class UdpProxy implements UdpListener, UdpFlowOwner {
   private readonly flows: LRUCache<string, UdpFlow>;
@@ -37,11 +48,13 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
   private readonly counts;
   /** Backend addresses of each route object seen, so a flow checks its backend with one lookup. */
   private readonly members = new WeakMap<PortRoute, Set<string>>();
+  private readonly observe: Observe;
   private socket: Socket | undefined;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: UdpProxyOptions) {
     const { metrics } = opts;
+    this.observe = opts.observe ?? metricsOnly(metrics);
     const errors = (reason: string) => metrics.connectionErrors.labels({ protocol: 'udp', reason });
     this.counts = {
       flows: metrics.connections.labels({ protocol: 'udp' }),
@@ -57,6 +70,7 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
       max: opts.maxFlows,
       dispose: (flow, _key, reason) => {
         flow.close();
+        this.record(flow);
         metrics.udpFlows.dec();
         if (reason === 'evict') {
           this.counts.evicted.inc();
@@ -119,11 +133,14 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
       this.dropped(flow, 'send-queue-full');
       return;
     }
+    flow.bytesOut += msg.length;
     socket.send(msg, flow.clientPort, flow.clientAddress);
   }
 
   failed(flow: UdpFlow, err: Error): void {
     this.counts.upstreamError.inc();
+    flow.failed = true;
+    this.opts.upstreams.attemptFailed(flow.address, 'upstream-connect');
     this.log.warn('udp-upstream-error', { port: this.opts.port, backend: flow.address, err: err.message }, 'UDP backend socket failed; flow closed');
     // Only the flow's own entry: a newer flow under the same key has its own socket.
     if (this.flows.peek(flow.key) === flow) this.flows.delete(flow.key);
@@ -147,6 +164,11 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
       const backend = this.opts.upstreams.pick(route, rinfo.address);
       if (backend === undefined) return this.noRoute(route, rinfo);
       flow = new UdpFlow(key, rinfo.address, rinfo.port, route, backend, this);
+      const routes = this.observe.routes;
+      if (routes !== null) {
+        flow.stats = routes.of(route.id);
+        flow.stats.active += 1;
+      }
       this.flows.set(key, flow);
       this.opts.metrics.udpFlows.inc();
       this.counts.flows.inc();
@@ -162,8 +184,34 @@ export class UdpProxy implements UdpListener, UdpFlowOwner {
     } else {
       flow.lastSeen = Date.now();
     }
+    flow.bytesIn += msg.length;
     flow.send(msg);
   };
+
+  /** A flow was closed: it counts for the route it started on, and gets its access log line. */
+  private record(flow: UdpFlow): void {
+    const ms = performance.now() - flow.openedAt;
+    const { stats } = flow;
+    if (stats !== null) {
+      stats.active -= 1;
+      stats.done(CONN, ms / 1000, flow.bytesIn, flow.bytesOut);
+    }
+    const log = this.observe.accessLog;
+    const error = flow.failed ? 'upstream-connect' : undefined;
+    if (log === null || !log.wants(flow.failed)) return;
+    const { backend } = flow;
+    log.write({
+      route: flow.route.id,
+      app: backend.appId,
+      backend: backend.address,
+      protocol: 'udp',
+      durationMs: roundMs(ms),
+      bytesIn: flow.bytesIn,
+      bytesOut: flow.bytesOut,
+      error,
+      client: flow.clientAddress,
+    });
+  }
 
   private noRoute(route: PortRoute | undefined, rinfo: RemoteInfo): void {
     if (route === undefined) {

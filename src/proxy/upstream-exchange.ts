@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Metrics } from '../observability/metrics.js';
+import { statusClass, type RouteStats } from '../observability/route-stats.js';
 import type { Backend, HttpRoute, TableSource } from '../routing/types.js';
 import type { BackendState } from '../upstream/backend-state.js';
 import type { H2cSessions } from '../upstream/h2c-sessions.js';
@@ -10,6 +11,7 @@ import { stickySetCookie } from '../upstream/sticky.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 import type { ProxyErrorCode } from './errors.js';
 import { rewriteResponseHeaders, type RequestHead } from './forwarded.js';
+import { pathOnly, roundMs, type Observe, type RequestRecord } from './observe.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 /** What the HTTP/1.1, HTTP/2 and WebSocket paths share: `createHttpHandlers` builds it once. */
@@ -28,6 +30,8 @@ export interface ProxyContext {
   /** Whole request, first byte to last; 0 = no limit. */
   readonly totalTimeoutMs: number;
   readonly websocketIdleTimeoutMs: number;
+  /** Where each request, tunnel and flow is recorded when it ends. */
+  readonly observe: Observe;
 }
 
 /** Methods a request may be replayed with after a reset (RFC 9110 9.2.2; the issue's list). */
@@ -36,7 +40,7 @@ function idempotent(method: string): boolean {
 }
 
 /** Errors that say something about the backend (the others are the client's: a bad request). */
-function backendFault(code: ProxyErrorCode): boolean {
+export function backendFault(code: ProxyErrorCode): boolean {
   return code === 'upstream-connect' || code === 'upstream-reset' || code === 'upstream-timeout' || code === 'upstream-protocol';
 }
 
@@ -61,8 +65,12 @@ function onTotalTimeout(exchange: UpstreamExchange): void {
  * (a reset or stall mid-body) ends that response but is not counted again.
  *
  * onError must never throw: undici would re-emit the error as an 'error' event on its client.
+ *
+ * The exchange is made for every request, routed or not, and is also its record: when the
+ * client's side closes, the request counts for its route (or `unmatched`) and gets its access log
+ * line (see `closed`). Routes with h2c backends fill the record from their call (h2-backend.ts).
  */
-export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, RequestHead {
+export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, RequestHead, RequestRecord {
   host = '';
   duplicateHost = false;
   hasBody = false;
@@ -72,20 +80,31 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
   hsts = false;
   /** The client came over TLS (a sticky cookie is then `Secure`). */
   encrypted = false;
+  /** The request as the client sent it, for the access log. */
+  method = 'GET';
+  target = '/';
+  /** The client's address. */
+  client = '';
+  backend: Backend | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  error: ProxyErrorCode | undefined = undefined;
+  /** `performance.now()` when the request's head had arrived. */
+  private readonly arrivedAt = performance.now();
+  /** The route's metrics, counted active from `routed` to `closed`; null when not routed or not recorded. */
+  private stats: RouteStats | null = null;
   /** The upstream request completed, failed for good or was abandoned: later events are ignored. */
   protected done = false;
   private abort: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private route: HttpRoute | null = null;
-  private client = '';
   private stickyId: string | undefined = undefined;
   private request: Dispatcher.DispatchOptions | null = null;
   private body: Readable | null = null;
-  private backend: Backend | null = null;
   /** The backend of the attempt in flight; null once its outcome is told. */
   private state: BackendState | null = null;
   private probe = false;
-  private startedAt = 0;
+  private attemptStartedAt = 0;
   /** The breaker has had its verdict on the current attempt. */
   private judged = false;
   private attempts = 0;
@@ -100,25 +119,77 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
   /** Writes a body chunk; false to pause the backend until `resumeUpstream`. */
   protected abstract write(chunk: Buffer): boolean;
   protected abstract end(): void;
-  /** Answers with an error, or breaks the client's response when it has started. */
-  protected abstract fail(code: ProxyErrorCode): void;
+  /**
+   * Answers with an error, or breaks the client's response when it has started; returns the
+   * body bytes written.
+   */
+  protected abstract sendError(code: ProxyErrorCode, message?: string): number;
   /** The client is gone (an aborted upload, a reset stream): nothing to answer. */
   protected abstract get clientGone(): boolean;
 
-  /**
-   * Sends the request to a backend of `route` (`stickyId`: the backend its cookie names). When
-   * none can take it, the client gets 503 all-backends-open.
-   */
-  forward(route: HttpRoute, client: string, stickyId: string | undefined, method: string, path: string, headers: string[], body: Readable | null): void {
+  /** Answers the client with error `code` (or breaks a response that has started), and records it. */
+  reject(code: ProxyErrorCode, message?: string): void {
+    this.error = code;
+    this.bytesOut += this.sendError(code, message);
+  }
+
+  /** The request matched `route`: it counts as active there until it is closed. */
+  routed(route: HttpRoute): void {
     this.route = route;
-    this.client = client;
+    const routes = this.ctx.observe.routes;
+    if (routes === null) return;
+    const stats = routes.of(route.id);
+    stats.active += 1;
+    this.stats = stats;
+  }
+
+  /**
+   * The client's side is over (response complete, or the client gone): an upstream request
+   * still running is aborted, and the request is recorded with `status` (499 when no response
+   * began) under `protocol`.
+   */
+  protected closed(status: number, protocol: string): void {
+    this.clientClosed();
+    const ms = performance.now() - this.arrivedAt;
+    const { routes, accessLog } = this.ctx.observe;
+    if (routes !== null) {
+      let stats = this.stats;
+      if (stats === null) stats = routes.unmatched;
+      else stats.active -= 1;
+      stats.done(statusClass(status), ms / 1000, this.bytesIn, this.bytesOut);
+    }
+    if (accessLog === null || !accessLog.wants(status >= 500 || this.error !== undefined)) return;
+    const { route, backend } = this;
+    accessLog.write({
+      route: route?.id,
+      app: backend?.appId ?? route?.appIds[0],
+      backend: backend?.address,
+      method: this.method,
+      host: this.host,
+      path: pathOnly(this.target),
+      protocol,
+      status,
+      durationMs: roundMs(ms),
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      error: this.error,
+      client: this.client,
+    });
+  }
+
+  /**
+   * Sends the request to a backend of the route it was `routed` to (`stickyId`: the backend its
+   * cookie names). When none can take it, the client gets 503 all-backends-open.
+   */
+  forward(stickyId: string | undefined, headers: string[], body: Readable | null): void {
+    const route = this.route as HttpRoute;
     this.stickyId = stickyId;
     this.body = body;
     const { ctx } = this;
     const timeouts = route.policy.timeouts;
     this.request = {
-      method,
-      path,
+      method: this.method,
+      path: this.target,
       headers,
       body,
       headersTimeout: timeouts?.headersMs ?? ctx.headersTimeoutMs,
@@ -149,9 +220,10 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     if (this.done) return;
     this.done = true;
     if (!this.judged) this.state?.breaker.failed(this.probe);
+    if (this.state !== null) this.ctx.upstreams.attemptFailed(this.address, 'upstream-timeout');
     this.finish(false);
     this.ctx.logger.debug({ backend: this.address, code: 'upstream-timeout', reason: 'total timeout' }, 'upstream request failed');
-    this.fail('upstream-timeout');
+    this.reject('upstream-timeout');
     // A request still waiting for a connection has no abort yet: onConnect aborts it.
     this.abort?.(new Error('total timeout'));
   }
@@ -183,7 +255,16 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
 
   onData(chunk: Buffer): boolean {
     if (this.done) return false;
+    this.bytesOut += chunk.length;
     return this.write(chunk);
+  }
+
+  /**
+   * undici calls it with each request body chunk it wrote (its types say a size; undici 7 passes
+   * the chunk itself).
+   */
+  onBodySent(chunk: Buffer | number): void {
+    this.bytesIn += typeof chunk === 'number' ? chunk : chunk.length;
   }
 
   onComplete(): void {
@@ -197,6 +278,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
   onError(err: Error): void {
     if (this.done) return;
     const { code, expected } = classifyUpstreamError(err);
+    if (this.state !== null && backendFault(code)) this.ctx.upstreams.attemptFailed(this.address, code);
     if (!this.judged && this.retryable(code)) {
       this.state?.breaker.failed(this.probe);
       this.finish(false);
@@ -218,7 +300,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     if (this.clientGone) return;
     if (expected) this.ctx.logger.debug({ backend: this.address, code, reason: err.message }, 'upstream request failed');
     else this.ctx.logger.error({ backend: this.address, code, err }, 'upstream request failed unexpectedly');
-    this.fail(code);
+    this.reject(code);
   }
 
   /**
@@ -231,7 +313,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     if (backend === undefined) {
       this.done = true;
       this.stopTimer();
-      this.fail(lastCode ?? 'all-backends-open');
+      this.reject(lastCode ?? 'all-backends-open');
       return;
     }
     const state = upstreams.backend(backend.address);
@@ -243,7 +325,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
       this.ctx.logger.error({ err, backend: backend.address }, 'cannot create a pool for backend');
       this.done = true;
       this.stopTimer();
-      this.fail('upstream-connect');
+      this.reject('upstream-connect');
       return;
     }
     this.backend = backend;
@@ -252,7 +334,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     this.judged = false;
     this.attempts += 1;
     this.probe = state.begin();
-    this.startedAt = performance.now();
+    this.attemptStartedAt = performance.now();
     // dispatch() reports every failure, synchronous ones included, to onError.
     pool.dispatch(this.request as Dispatcher.DispatchOptions, this);
   }
@@ -276,7 +358,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     const state = this.state;
     if (state === null) return;
     this.state = null;
-    if (completed) state.sample(performance.now() - this.startedAt);
+    if (completed) state.sample(performance.now() - this.attemptStartedAt);
     state.end();
   }
 

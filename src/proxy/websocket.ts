@@ -7,6 +7,7 @@ import { readStickyCookie } from '../upstream/sticky.js';
 import { dial, type DialHooks } from './dial.js';
 import { rawErrorResponse, type ProxyErrorCode } from './errors.js';
 import { httpsLocation, normaliseAddress, rewriteRequestHeaders, type RequestHead } from './forwarded.js';
+import { recordUnforwarded } from './observe.js';
 import { tunnel } from './tunnel.js';
 import type { ProxyContext } from './upstream-exchange.js';
 
@@ -21,11 +22,30 @@ function reject(ctx: ProxyContext, socket: Socket, code: ProxyErrorCode, message
   else socket.destroy();
 }
 
-/** One upgrade being dialled: its route, the rewritten request head and the bytes that followed it. */
+/**
+ * Answers an upgrade request baton does not forward (`route`: the one it matched, if any) and
+ * records it.
+ */
+function refuse(ctx: ProxyContext, socket: Socket, req: IncomingMessage, host: string, route: HttpRoute | undefined, code: ProxyErrorCode, message?: string): void {
+  recordUnforwarded(ctx.observe, socket, { route, protocol: 'websocket', code, host, method: req.method, target: req.url });
+  reject(ctx, socket, code, message);
+}
+
+/**
+ * One upgrade being dialled: its route, the rewritten request head and the bytes that followed
+ * it, and what it asked for (for the access log).
+ */
 interface Upgrade {
   readonly route: HttpRoute;
   readonly requestHead: string;
   readonly head: Buffer;
+  readonly host: string;
+  readonly method: string;
+  readonly target: string;
+}
+
+function describeUpgrade(upgrade: Upgrade): Upgrade {
+  return upgrade;
 }
 
 /**
@@ -40,6 +60,9 @@ function upgradeDialHooks(ctx: ProxyContext): DialHooks<Upgrade> {
   return {
     upstreams: ctx.upstreams,
     connectTimeoutMs: ctx.upstreams.connectTimeoutMs,
+    observe: ctx.observe,
+    protocol: 'websocket',
+    describe: describeUpgrade,
     connected(client, upstream, _backend, { route, requestHead, head }) {
       upstream.write(requestHead, 'latin1');
       if (head.length > 0) upstream.write(head);
@@ -77,41 +100,44 @@ export function createUpgradeHandler(ctx: ProxyContext): (req: IncomingMessage, 
     socket.on('error', destroySocket);
     const upgrade = req.headers.upgrade ?? '';
     if (upgrade.toLowerCase() !== 'websocket') {
-      reject(ctx, socket, 'upgrade-not-supported', `upgrade to "${upgrade}" is not supported`);
+      refuse(ctx, socket, req, req.headers.host ?? '', undefined, 'upgrade-not-supported', `upgrade to "${upgrade}" is not supported`);
       return;
     }
     const encrypted = (socket as TLSSocket).encrypted === true;
     const client = normaliseAddress(socket.remoteAddress);
     const request: RequestHead = { host: '', duplicateHost: false, hasBody: false };
     const headers = rewriteRequestHeaders(req.rawHeaders, client, trusted.has(client), request, encrypted ? 'https' : 'http');
+    const { host } = request;
     if (request.duplicateHost) {
-      reject(ctx, socket, 'bad-request', 'more than one Host header');
+      refuse(ctx, socket, req, host, undefined, 'bad-request', 'more than one Host header');
       return;
     }
+    const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const route = tables.current.lookupHttp(request.host, path);
+    const route = tables.current.lookupHttp(host, path);
     if (route === undefined) {
-      reject(ctx, socket, 'no-route', `no route for host "${request.host}"`);
+      refuse(ctx, socket, req, host, undefined, 'no-route', `no route for host "${host}"`);
       return;
     }
     if (route.redirectToHttps && !encrypted) {
-      socket.end(`HTTP/1.1 301 Moved Permanently\r\nlocation: ${httpsLocation(request.host, path)}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      recordUnforwarded(ctx.observe, socket, { route, protocol: 'websocket', code: undefined, status: 301, host, method, target: path });
+      socket.end(`HTTP/1.1 301 Moved Permanently\r\nlocation: ${httpsLocation(host, path)}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
       return;
     }
     if (route.backendProtocol === 'h2c') {
       // An h2c backend speaks HTTP/2 only: it cannot take an HTTP/1.1 upgrade.
-      reject(ctx, socket, 'upgrade-not-supported', 'this route has h2c backends, which take no WebSocket');
+      refuse(ctx, socket, req, host, route, 'upgrade-not-supported', 'this route has h2c backends, which take no WebSocket');
       return;
     }
     if (route.backends.length === 0) {
-      reject(ctx, socket, 'no-healthy-backend');
+      refuse(ctx, socket, req, host, route, 'no-healthy-backend');
       return;
     }
     headers.push('connection', 'upgrade', 'upgrade', upgrade);
-    let requestHead = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
+    let requestHead = `${method} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // A sticky route's cookie picks the backend here too; the backend's own 101 cannot carry a new one.
     const stickyId = route.policy.sticky ? readStickyCookie(req.headers.cookie) : undefined;
-    dial(dialHooks, socket, route, client, { route, requestHead: `${requestHead}\r\n`, head }, stickyId);
+    dial(dialHooks, socket, route, client, { route, requestHead: `${requestHead}\r\n`, head, host, method, target: path }, stickyId);
   };
 }

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
+import { BREAKER_STATE } from '../observability/backend-stats.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -212,6 +213,7 @@ export class BackendBreaker {
     if (from === 'closed') metrics.backendBreakersOpen.inc();
     else if (to === 'closed') metrics.backendBreakersOpen.dec();
     metrics.backendBreakerTransitions.inc({ to });
+    metrics.backendStats.breaker(this.address, BREAKER_STATE[to]);
     if (to === 'open') {
       const { requests, failures } = this.counts();
       logger.info({ backend: this.address, from, requests, failures, resetTimeoutMs: this.config.resetTimeoutMs }, 'circuit breaker opened');

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
+import { BREAKER_STATE, type BackendStatsTable } from '../observability/backend-stats.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend, BackendPolicy, HttpRoute, PortRoute, RoutingTable, TlsRoute } from '../routing/types.js';
 import { BackendState } from './backend-state.js';
@@ -57,6 +58,17 @@ export function backendPolicies(table: RoutingTable): Map<string, BackendPolicy>
   return policies;
 }
 
+/** The app id of each backend address of `table` (the first route listing it, as `backendPolicies`). */
+export function backendApps(table: RoutingTable): Map<string, string> {
+  const apps = new Map<string, string>();
+  for (const routes of [table.routes, table.portRoutes, table.tlsRoutes]) {
+    for (const route of routes) {
+      for (const backend of route.backends) if (!apps.has(backend.address)) apps.set(backend.address, backend.appId);
+    }
+  }
+  return apps;
+}
+
 function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   const ra = a.responseCodeRatio;
   const rb = b.responseCodeRatio;
@@ -89,6 +101,7 @@ export class UpstreamRegistry implements PickContext {
   private readonly drainMs: number;
   private readonly breakerDefaults: BreakerDefaults;
   private readonly monitor: BreakerMonitor;
+  private readonly backendStats: BackendStatsTable;
   private readonly rotationTimer: NodeJS.Timeout;
   /** The policies of the last `retain`; undefined until the first one. */
   private policies: ReadonlyMap<string, BackendPolicy> | undefined;
@@ -119,6 +132,7 @@ export class UpstreamRegistry implements PickContext {
     this.rotationTimer = setInterval(() => rotation.emit('rotate'), Math.max(1, Math.floor(this.breakerDefaults.rollingWindowMs / 10)));
     this.rotationTimer.unref();
     this.monitor = { logger: opts.logger, metrics: opts.metrics, rotation, rollingWindowMs: this.breakerDefaults.rollingWindowMs };
+    this.backendStats = opts.metrics.backendStats;
     this.retries = opts.retries ?? 2;
     const retries = opts.metrics.upstreamRetries;
     this.retriedAfter = { connect: retries.labels({ reason: 'connect' }), reset: retries.labels({ reason: 'reset' }) };
@@ -177,6 +191,11 @@ export class UpstreamRegistry implements PickContext {
     this.retriedAfter[reason].inc();
   }
 
+  /** Counts a failed attempt on the backend at `address` by its error code (`baton_backend_errors_total`). */
+  attemptFailed(address: string, code: string): void {
+    this.backendStats.failed(address, code);
+  }
+
   /**
    * Holds an established long-lived connection (raw TCP, TLS passthrough, WebSocket) to `state`'s
    * backend until it closes: it stays counted in flight until then (the caller's `begin()`), and
@@ -201,7 +220,8 @@ export class UpstreamRegistry implements PickContext {
    * not in it are released once idle: their pools close (requests in flight finish, for at most
    * `drainMs`; a later request builds a new pool) and their connections are destroyed after `drainMs`. Those still
    * in it take the new policy's breaker settings and connect timeout (a pool built with another
-   * connect timeout is closed gracefully and built again on the next request).
+   * connect timeout is closed gracefully and built again on the next request), and their breaker
+   * state is told to the metrics again (their series may be new: see BackendStatsTable.retain).
    */
   retain(policies: ReadonlyMap<string, BackendPolicy>): void {
     this.policies = policies;
@@ -218,6 +238,7 @@ export class UpstreamRegistry implements PickContext {
       }
       const settings = this.breakerSettings(policy);
       if (!sameSettings(settings, state.breaker.settings)) state.breaker.configure(settings);
+      this.backendStats.breaker(state.address, BREAKER_STATE[state.breaker.state]);
       if (state.pool !== undefined && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
     }
   }

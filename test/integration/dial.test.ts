@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { dial, type DialHooks } from '../../src/proxy/dial.js';
+import { metricsOnly } from '../../src/proxy/observe.js';
 import { tunnel } from '../../src/proxy/tunnel.js';
 import type { Backend, BackendPolicy } from '../../src/routing/types.js';
 import { UpstreamRegistry, type UpstreamRegistryOptions } from '../../src/upstream/registry.js';
@@ -38,11 +39,14 @@ interface DialerOptions {
  */
 async function startDialer(backends: readonly Backend[], opts: DialerOptions): Promise<{ port: number; seen: Seen; upstreams: UpstreamRegistry }> {
   const seen: Seen = { failed: [], connected: undefined, exhausted: undefined };
-  const upstreams = new UpstreamRegistry({ logger: pino({ level: 'silent' }), metrics: createMetrics(), retries: opts.retries ?? 2, ...(opts.breaker && { breaker: opts.breaker }) });
+  const metrics = createMetrics();
+  const upstreams = new UpstreamRegistry({ logger: pino({ level: 'silent' }), metrics, retries: opts.retries ?? 2, ...(opts.breaker && { breaker: opts.breaker }) });
   cleanups.push(() => upstreams.close());
   const hooks: DialHooks<string> = {
     upstreams,
     connectTimeoutMs: opts.connectTimeoutMs,
+    observe: metricsOnly(metrics),
+    protocol: 'tcp',
     connected(client, upstream, chosen, data) {
       seen.connected = { address: chosen.address, data };
       tunnel(client, upstream);

@@ -6,14 +6,16 @@ import type { TableSource, TlsRoute } from '../../routing/types.js';
 import type { UpstreamRegistry } from '../../upstream/registry.js';
 import { dial, type DialHooks } from '../dial.js';
 import { normaliseAddress } from '../forwarded.js';
+import { metricsOnly, recordUnforwarded, type Observe } from '../observe.js';
 import { tunnel } from '../tunnel.js';
 import { readClientHello, type ClientHello, type HelloOutcome } from './hello-reader.js';
 import { TlsRejects } from './rejects.js';
 
-/** One connection being dialled: its route, and the bytes read so far (the ClientHello and whatever followed). */
+/** One connection being dialled: its route, the bytes read so far (the ClientHello and whatever followed) and its SNI name. */
 interface Forward {
   readonly route: TlsRoute;
   readonly bytes: Buffer;
+  readonly serverName: string;
 }
 
 export interface TlsPassthroughOptions {
@@ -30,6 +32,8 @@ export interface TlsPassthroughOptions {
   readonly registry: UpstreamRegistry;
   /** Shared with the HTTPS entry point so both count and log alike; built from `logger` if absent. */
   readonly rejects?: TlsRejects;
+  /** Where connections are recorded; default: per-route metrics into `metrics`, no access log. */
+  readonly observe?: Observe;
 }
 
 /**
@@ -43,6 +47,7 @@ export class TlsPassthrough {
   private readonly rejects: TlsRejects;
   private readonly ownPortFail: HelloOutcome['fail'];
   private readonly dialHooks: DialHooks<Forward>;
+  private readonly observe: Observe;
 
   constructor(opts: TlsPassthroughOptions) {
     this.tables = opts.tables;
@@ -52,9 +57,13 @@ export class TlsPassthrough {
     this.ownPortFail = (socket, reason, detail) => rejects.reject(socket, reason, detail === undefined ? {} : { detail });
     const connected = opts.metrics.connections.labels({ protocol: 'tls-passthrough' });
     const idleTimeoutMs = opts.idleTimeoutMs ?? 0;
+    this.observe = opts.observe ?? metricsOnly(opts.metrics);
     this.dialHooks = {
       upstreams: opts.registry,
       connectTimeoutMs: opts.connectTimeoutMs,
+      observe: this.observe,
+      protocol: 'tls-passthrough',
+      describe: ({ serverName }) => ({ host: serverName }),
       connected(client, upstream, _backend, { route, bytes }) {
         connected.inc();
         upstream.write(bytes);
@@ -83,12 +92,13 @@ export class TlsPassthrough {
    * route's picker chooses; a backend that refuses or does not answer in time is replaced by
    * another (see `dial`). Every breaker open: closed as `all-backends-open`.
    */
-  forward(client: Socket, bytes: Buffer, route: TlsRoute): void {
+  forward(client: Socket, bytes: Buffer, route: TlsRoute, serverName: string): void {
     if (route.backends.length === 0) {
+      recordUnforwarded(this.observe, client, { route, protocol: 'tls-passthrough', code: 'no-healthy-backend', host: serverName });
       this.rejects.reject(client, 'no-healthy-backend', { route: route.id });
       return;
     }
-    dial(this.dialHooks, client, route, normaliseAddress(client.remoteAddress), { route, bytes });
+    dial(this.dialHooks, client, route, normaliseAddress(client.remoteAddress), { route, bytes, serverName });
   }
 
   private routeOwnPort(socket: Socket, port: number, hello: ClientHello, bytes: Buffer): void {
@@ -98,9 +108,10 @@ export class TlsPassthrough {
     }
     const route = this.tables.current.lookupTls(hello.serverName, port);
     if (route === undefined) {
+      recordUnforwarded(this.observe, socket, { route, protocol: 'tls-passthrough', code: 'no-route', host: hello.serverName });
       this.rejects.reject(socket, 'no-route', { port, serverName: hello.serverName });
       return;
     }
-    this.forward(socket, bytes, route);
+    this.forward(socket, bytes, route, hello.serverName);
   }
 }
