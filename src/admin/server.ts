@@ -1,13 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
+import type { SwapRecord } from '../routing/swap-history.js';
 import type { RoutingTable } from '../routing/types.js';
 import type { MarkResult } from '../state/maintenance.js';
 import type { MarkInput } from '../state/maintenance-types.js';
 import { parseMarkBody } from './maintenance-body.js';
 import { routesView, type RuntimeStatus } from './routes-view.js';
+import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
 /** The maintenance endpoints' view of the state. */
 export interface MaintenanceAdmin {
@@ -25,21 +26,24 @@ export interface AdminOptions {
   readonly logger: Logger;
   /** Required as `Authorization: Bearer <token>` on every mutating call when set. */
   readonly token?: string;
-  readonly registry: Registry;
+  /** The Prometheus text of `GET /metrics` (the primary's metrics merged with its workers'). */
+  readonly metrics: () => Promise<{ contentType: string; text: string }>;
   readonly table: () => RoutingTable;
   /** Listener and certificate state shown next to the table in `/routes`. */
-  readonly runtime: () => RuntimeStatus;
+  readonly runtime: () => RuntimeStatus | Promise<RuntimeStatus>;
   /** The body of `GET /health`, and whether baton is serving (200) or not yet (503). */
   readonly health: () => { serving: boolean; body: object };
   readonly resync: () => Promise<void>;
   readonly maintenance: MaintenanceAdmin;
+  /** The last table swaps, newest first, for `GET /swaps` and the status page. */
+  readonly swaps: () => readonly SwapRecord[];
 }
 
 /** `id` is the `{id}` of a templated path, '' for the others. */
 type Handler = (req: IncomingMessage, res: ServerResponse, id: string) => Promise<void> | void;
 
 /**
- * The admin API: read-only views (`/health`, `/routes`, `/metrics`, `/maintenance`), `POST
+ * The admin API: the status page (`/`), read-only views (`/health`, `/routes`, `/swaps`, `/metrics`, `/maintenance`), `POST
  * /resync` and the maintenance marks (`POST /maintenance`, `DELETE /maintenance/{id}`).
  * It binds to loopback by default (the caller decides); with a token set, mutating calls
  * without it get 401.
@@ -53,17 +57,31 @@ export function createAdminServer(opts: AdminOptions): Server {
     sendJson(res, 401, { error: 'missing or wrong bearer token' });
   };
   const routes: Record<string, Partial<Record<string, Handler>>> = {
+    '/': {
+      GET: (_req, res) => {
+        res
+          .writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'content-security-policy': STATUS_PAGE_CSP,
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+            'referrer-policy': 'no-referrer',
+          })
+          .end(STATUS_PAGE);
+      },
+    },
     '/health': {
       GET: (_req, res) => {
         const { serving, body } = opts.health();
         sendJson(res, serving ? 200 : 503, body);
       },
     },
-    '/routes': { GET: (_req, res) => sendJson(res, 200, routesView(opts.table(), opts.runtime(), Date.now())) },
+    '/routes': { GET: async (_req, res) => sendJson(res, 200, routesView(opts.table(), await opts.runtime(), Date.now())) },
+    '/swaps': { GET: (_req, res) => sendJson(res, 200, { swaps: opts.swaps() }) },
     '/metrics': {
       GET: async (_req, res) => {
-        const text = await opts.registry.metrics();
-        res.writeHead(200, { 'content-type': opts.registry.contentType }).end(text);
+        const { contentType, text } = await opts.metrics();
+        res.writeHead(200, { 'content-type': contentType }).end(text);
       },
     },
     '/resync': {

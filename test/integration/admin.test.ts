@@ -68,6 +68,27 @@ describe('admin API', () => {
     expect(json.disabled).toEqual([]);
   });
 
+  it('GET /swaps lists the table swaps newest first, with the routes each one added and removed', async () => {
+    const s = await start();
+    s.sim.deployApp({ id: '/api', labels: { BATON_0_VHOST: 'api.example.com' } });
+    s.sim.startTask('/api', { host: '127.0.0.1', ports: [backend!.port] });
+    await waitFor(async () => (await s.admin('/swaps')).json.swaps.length === 2, 'the swap for /api');
+    s.sim.removeApp('/web');
+    const { status, json } = await waitFor(async () => {
+      const res = await s.admin('/swaps');
+      return res.json.swaps.length === 3 ? res : undefined;
+    }, 'the swap without /web');
+    expect(status).toBe(200);
+    const at = expect.any(Number);
+    const buildMs = expect.any(Number);
+    expect(json.swaps).toEqual([
+      { version: 3, at, buildMs, routes: 1, backends: 1, disabled: 0, added: [], removed: ['/web:0'] },
+      { version: 2, at, buildMs, routes: 2, backends: 2, disabled: 0, added: ['/api:0'], removed: [] },
+      { version: 1, at, buildMs, routes: 1, backends: 1, disabled: 0, added: ['/web:0'], removed: [] },
+    ]);
+    expect(json.swaps[0].at).toBeGreaterThanOrEqual(json.swaps[1].at);
+  });
+
   it('POST /resync needs the bearer token when one is set, and re-syncs with it', async () => {
     const s = await start();
     const snapshots = () => s.sim.requests.filter((r) => r.path.startsWith('/v2/apps?')).length;
@@ -82,7 +103,7 @@ describe('admin API', () => {
 
   it('answers 404 for unknown paths and 405 with Allow for wrong methods', async () => {
     const s = await start();
-    expect(await s.admin('/nope')).toMatchObject({ status: 404, json: { endpoints: ['/health', '/routes', '/metrics', '/resync', '/maintenance', '/maintenance/{id}'] } });
+    expect(await s.admin('/nope')).toMatchObject({ status: 404, json: { endpoints: ['/', '/health', '/routes', '/swaps', '/metrics', '/resync', '/maintenance', '/maintenance/{id}'] } });
     const res = await fetch(`${s.adminUrl}/resync`);
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
