@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { startBaton } from './main.js';
 import { createLogger } from './observability/logger.js';
-import { MarathonSim, MesosMasterSim, RollingUpgrade, type RollingUpgradeResult } from './sim/index.js';
+import { MarathonSim, MasterPause, MesosMasterSim, RollingUpgrade, type MasterPauseResult, type RollingUpgradeResult } from './sim/index.js';
 
 /**
  * `npm run demo`: baton against the built-in Marathon simulator and a few tiny backends, all on
@@ -16,6 +16,11 @@ import { MarathonSim, MesosMasterSim, RollingUpgrade, type RollingUpgradeResult 
  *
  * `npm run demo -- --scenario upgrade`: a rolling upgrade of three zones of Mesos agents under
  * load (see RollingUpgrade), then a summary per phase; exits 0 when no request failed.
+ *
+ * `npm run demo -- --scenario master-pause`: the Mesos master pauses under load and every task
+ * goes TASK_UNREACHABLE within a second (see MasterPause), first with every process still
+ * answering, then with a third of them dead; exits 0 when the first run failed no request and
+ * the second under 0.5%.
  */
 async function backend(name: string): Promise<Server> {
   const server = createServer((req, res) => {
@@ -143,18 +148,74 @@ elsewhere, kill the old tasks, DOWN, UP.
   return failed === 0 && result.late.length === 0 ? 0 : 1;
 }
 
-function summary(result: RollingUpgradeResult): string {
-  const rows = result.phases.map((p) => [p.phase, String(p.requests), String(p.failures)]);
-  const table = [['phase', 'requests', 'failed'], ...rows];
-  return table.map(([phase, requests, failures]) => `  ${phase!.padEnd(10)} ${requests!.padStart(8)} ${failures!.padStart(7)}`).join('\n');
+/** One master pause against a baton of its own; the result and how long it took. */
+async function pauseOnce(deadEvery: number, write: (text: string) => void): Promise<{ result: MasterPauseResult; seconds: number }> {
+  const marathon = new MarathonSim();
+  const marathonUrl = await marathon.listen(0, '127.0.0.1');
+  const scenario = new MasterPause({ marathon, apps: 4, tasksPerApp: 6, deadEvery, requestsPerPhase: 1000, log: (line) => write(`  ${line}\n`) });
+  await scenario.deploy();
+  const dir = mkdtempSync(join(tmpdir(), 'baton-demo-'));
+  const config = loadConfig(
+    [
+      ...['--marathon', marathonUrl, '--state-file', join(dir, 'state.json')],
+      ...['--http', process.env.DEMO_HTTP ?? '127.0.0.1:0', '--admin', process.env.DEMO_ADMIN ?? '127.0.0.1:0', '--log-level', process.env.BATON_LOG_LEVEL ?? 'warn'],
+    ],
+    {},
+    () => undefined,
+  );
+  const baton = await startBaton(config, createLogger(config.logLevel));
+  const http = await baton.http;
+  const started = Date.now();
+  try {
+    const result = await scenario.run(`http://127.0.0.1:${http.port}`, `http://127.0.0.1:${baton.admin.port}`);
+    return { result, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await baton.stop();
+    await scenario.close();
+    await marathon.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
+/** Both master pauses have this long. */
+const PAUSE_DEADLINE_MS = 120_000;
+
+async function masterPause(): Promise<number> {
+  const write = (text: string) => process.stdout.write(text);
+  const deadline = setTimeout(() => {
+    write(`demo: the master pause did not finish within ${PAUSE_DEADLINE_MS / 1000} s\n`);
+    process.exit(1);
+  }, PAUSE_DEADLINE_MS);
+  try {
+    write('\nbaton demo, master pause: 4 apps of 6 tasks under load; every task goes TASK_UNREACHABLE within one second.\n\n1. every process keeps answering\n');
+    const live = await pauseOnce(0, write);
+    write(`\n${summary(live.result)}\n${live.result.requests} requests in ${live.seconds.toFixed(1)} s, ${live.result.failed} failed\n`);
+    write('\n2. a third of the processes die as they go unreachable\n');
+    const dead = await pauseOnce(3, write);
+    const share = (100 * dead.result.failed) / Math.max(dead.result.requests, 1);
+    write(`\n${summary(dead.result)}\n${dead.result.requests} requests in ${dead.seconds.toFixed(1)} s, ${dead.result.failed} failed (${share.toFixed(2)}%)\n`);
+    for (const line of [...live.result.failures, ...dead.result.failures]) write(`  ${line}\n`);
+    return live.result.failed === 0 && share < 0.5 ? 0 : 1;
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+function summary(result: { readonly phases: readonly { phase: string; requests: number; failures: number }[] }): string {
+  const rows = result.phases.map((p) => [p.phase, String(p.requests), String(p.failures)]);
+  const table = [['phase', 'requests', 'failed'], ...rows];
+  return table.map(([phase, requests, failures]) => `  ${phase!.padEnd(12)} ${requests!.padStart(8)} ${failures!.padStart(7)}`).join('\n');
+}
+
+const SCENARIOS: Readonly<Record<string, () => Promise<number>>> = { upgrade, 'master-pause': masterPause };
+
 const { values } = parseArgs({ args: process.argv.slice(2), options: { scenario: { type: 'string' } }, strict: true });
-if (values.scenario !== undefined && values.scenario !== 'upgrade') {
-  process.stderr.write(`demo: unknown scenario ${values.scenario}; scenarios: upgrade\n`);
+const scenario = values.scenario !== undefined && Object.hasOwn(SCENARIOS, values.scenario) ? SCENARIOS[values.scenario] : undefined;
+if (values.scenario !== undefined && scenario === undefined) {
+  process.stderr.write(`demo: unknown scenario ${values.scenario}; scenarios: ${Object.keys(SCENARIOS).join(', ')}\n`);
   process.exit(2);
 }
-const run = values.scenario === 'upgrade' ? upgrade().then((code) => process.exit(code)) : tour();
+const run = scenario ? scenario().then((code) => process.exit(code)) : tour();
 run.catch((err: unknown) => {
   process.stderr.write(`demo: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_RESILIENCE } from '../state/resilience.js';
 
 /** `HOST:PORT` or `[v6]:PORT`, e.g. `0.0.0.0:80`, `127.0.0.1:9090`, `[::1]:8080`. */
 export interface Listen {
@@ -113,6 +114,42 @@ export const configSchema = z
         rollingWindowMs: positive(10_000),
         /** Count backend 5xx answers as failures. */
         failOn5xx: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * The cluster's worst day: a paused Mesos master, a partition, a Marathon failover, a storm of
+     * events. baton keeps routing what probably still runs and lets its breakers find what does not.
+     */
+    resilience: z
+      .object({
+        /**
+         * Tasks Mesos lost contact with (TASK_UNREACHABLE, TASK_LOST, TASK_UNKNOWN; instance
+         * conditions Unreachable, UnreachableInactive): `suspect` keeps them routable with
+         * `suspectWeight` of a share until Marathon reports them ended, replaced or gone (as
+         * marathon-lb keeps them); `remove` takes them out at once, subject to the removal guard.
+         */
+        lostTasks: z.enum(['suspect', 'remove']).default(DEFAULT_RESILIENCE.lostTasks),
+        /** A suspect backend's weight relative to a normal one. */
+        suspectWeight: z.number().gt(0).max(1).default(DEFAULT_RESILIENCE.suspectWeight),
+        /** A route with fewer than this share of healthy tasks routes to every task not in maintenance (Envoy's panic threshold); 0 = never. */
+        panicThreshold: z.number().min(0).max(1).default(DEFAULT_RESILIENCE.panicThreshold),
+        /**
+         * Per app: when one burst of events would take more than `maxShare` of its routable tasks
+         * out of rotation for failures (TASK_FAILED, TASK_ERROR, failing health checks, lost tasks
+         * under `remove`; not maintenance, not the scheduler's own kills), the rest stay routable
+         * as suspects until they recover, Marathon confirms them gone, or `holdMs` passes.
+         */
+        removalGuard: z
+          .object({
+            /** 1 turns the guard off. */
+            maxShare: z.number().min(0).max(1).default(DEFAULT_RESILIENCE.removalGuard.maxShare),
+            /** A burst: removals within this long of its first one. */
+            windowMs: positive(DEFAULT_RESILIENCE.removalGuard.windowMs),
+            holdMs: positive(DEFAULT_RESILIENCE.removalGuard.holdMs),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

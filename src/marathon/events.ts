@@ -106,6 +106,7 @@ function statusUpdate(e: Json): ParsedEvent {
     ipAddresses,
     ...(typeof host === 'string' && { host }),
     ...(typeof version === 'string' && { version }),
+    ...stamp(e),
   });
 }
 
@@ -120,6 +121,7 @@ function instanceChanged(e: Json): ParsedEvent {
     instanceKey: instanceKey(instanceId),
     condition,
     ...(typeof host === 'string' && { host }),
+    ...stamp(e),
   });
 }
 
@@ -130,7 +132,7 @@ function healthStatusChanged(e: Json): ParsedEvent {
   if (typeof appId !== 'string') return expected('appId', 'a string');
   if (typeof id !== 'string') return expected('instanceId or taskId', 'a string');
   if (typeof alive !== 'boolean') return expected('alive', 'a boolean');
-  return one({ type: 'health-check', appId: absoluteAppId(appId), instanceKey: instanceKey(id), alive });
+  return one({ type: 'health-check', appId: absoluteAppId(appId), instanceKey: instanceKey(id), alive, ...stamp(e) });
 }
 
 function failedHealthCheck(e: Json): ParsedEvent {
@@ -138,7 +140,7 @@ function failedHealthCheck(e: Json): ParsedEvent {
   if (typeof appId !== 'string') return expected('appId', 'a string');
   // Since 1.4 `taskId` holds an instance id; instanceKey maps both forms to one key.
   if (typeof taskId !== 'string') return expected('taskId', 'a string');
-  return one({ type: 'health-check', appId: absoluteAppId(appId), instanceKey: instanceKey(taskId), alive: false });
+  return one({ type: 'health-check', appId: absoluteAppId(appId), instanceKey: instanceKey(taskId), alive: false, ...stamp(e) });
 }
 
 function instanceHealthChanged(e: Json): ParsedEvent {
@@ -146,7 +148,7 @@ function instanceHealthChanged(e: Json): ParsedEvent {
   if (typeof runSpecId !== 'string') return expected('runSpecId', 'a string');
   if (typeof instanceId !== 'string') return expected('instanceId', 'a string');
   if (typeof healthy !== 'boolean' && healthy !== null) return expected('healthy', 'a boolean or null');
-  return one({ type: 'instance-health', appId: absoluteAppId(runSpecId), instanceKey: instanceKey(instanceId), healthy });
+  return one({ type: 'instance-health', appId: absoluteAppId(runSpecId), instanceKey: instanceKey(instanceId), healthy, ...stamp(e) });
 }
 
 function unhealthyKill(e: Json): ParsedEvent {
@@ -205,6 +207,16 @@ function ipList(value: unknown): string[] | undefined {
     if (isRecord(entry) && typeof entry.ipAddress === 'string') out.push(entry.ipAddress);
   }
   return out;
+}
+
+/**
+ * The event's `timestamp` as `{ at }` (Unix ms), or nothing when absent or unreadable: Marathon
+ * does not guarantee event order, so the state keeps the newest state per task by this time.
+ */
+function stamp(e: Json): { at?: number } {
+  if (typeof e.timestamp !== 'string') return {};
+  const at = Date.parse(e.timestamp);
+  return Number.isFinite(at) ? { at } : {};
 }
 
 function one(change: MarathonChange): ParsedEvent {

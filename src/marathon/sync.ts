@@ -9,7 +9,7 @@ import type { MarathonSink } from './types.js';
  * Orders what reaches the sink. One fetch (full snapshot or targeted re-fetch) runs at a time;
  * changes that arrive meanwhile are held and delivered right after its result, so a result
  * fetched before an event can never overwrite it. `apps-changed` ids are gathered for
- * `coalesceMs` and re-fetched together.
+ * `coalesceMs` and re-fetched together (many of them by one full snapshot).
  */
 
 export interface SyncerOptions {
@@ -30,6 +30,12 @@ export interface SyncerOptions {
 
 /** Parallel `GET /v2/apps/{id}` requests of one re-fetch. */
 const REFETCH_CONCURRENCY = 4;
+
+/**
+ * More apps than this to re-fetch at once (a deployment of hundreds of apps) take one full
+ * snapshot instead: one request rather than hundreds, and events wait in the buffer for less long.
+ */
+const MAX_REFETCH_APPS = 32;
 
 export class Syncer {
   private readonly opts: SyncerOptions;
@@ -112,7 +118,12 @@ export class Syncer {
     } else if (this.pendingIds.size > 0 && !this.coalesceTimer) {
       const ids = [...this.pendingIds];
       this.pendingIds.clear();
-      this.run(() => this.refetch(ids));
+      if (ids.length <= MAX_REFETCH_APPS) {
+        this.run(() => this.refetch(ids));
+        return;
+      }
+      this.opts.metrics.marathonResyncs.inc({ reason: 'many-apps' });
+      this.run(() => this.snapshot([]));
     }
   }
 

@@ -31,22 +31,31 @@ export function backendAddress(app: AppDef, task: TaskDef, portIndex: number): B
   return { host, port, address };
 }
 
+/** A task panic routing may add to its route: the backend it would be, and its status entry. */
+export interface Reserve {
+  readonly status: BackendStatus;
+  readonly backend: Backend;
+}
+
+export interface TaskBackends {
+  readonly backends: Backend[];
+  readonly status: BackendStatus[];
+  readonly reserve: Reserve[];
+}
+
 /**
- * App port n's backends (routable tasks with an address) and every task's status, in task order.
- * Each backend's weight is the app's weight spread over its backends (or, for a per-backend
- * weight, the weight itself); statuses of tasks that get no traffic carry weight 0.
+ * App port n's backends (routable tasks with an address), every task's status, in task order, and
+ * the reserve panic routing may add. Each backend's weight is the app's weight spread over its
+ * backends (or, for a per-backend weight, the weight itself), times `suspectWeight` for a suspect;
+ * statuses of tasks that get no traffic carry weight 0. A suspect shows health `suspect`.
  */
-export function taskBackends(
-  app: AppDef,
-  tasks: readonly TaskView[],
-  portIndex: number,
-  weight: AppWeight,
-): { backends: Backend[]; status: BackendStatus[] } {
+export function taskBackends(app: AppDef, tasks: readonly TaskView[], portIndex: number, weight: AppWeight, suspectWeight: number): TaskBackends {
   const addresses = tasks.map((view) => backendAddress(app, view.task, portIndex));
   const routable = tasks.filter((view, i) => view.routable && addresses[i]!.why === undefined).length;
   const backendWeight = weight.perBackend ? weight.value : weight.value / Math.max(routable, 1);
   const backends: Backend[] = [];
   const status: BackendStatus[] = [];
+  const reserve: Reserve[] = [];
   for (const [i, view] of tasks.entries()) {
     const taskId = view.task.id;
     const at = addresses[i]!;
@@ -56,15 +65,18 @@ export function taskBackends(
       continue;
     }
     const id = backendId(taskId, at.port);
+    const backend: Backend = { address: at.address, host: at.host, port: at.port, taskId, appId: app.id, id, weight: backendWeight };
     if (view.routable) {
-      const backend: Backend = { address: at.address, host: at.host, port: at.port, taskId, appId: app.id, id, weight: backendWeight };
-      backends.push(backend);
-      status.push({ ...backend, health: view.health, routable: true });
+      const routed = view.suspect === undefined ? backend : { ...backend, weight: backendWeight * suspectWeight };
+      backends.push(routed);
+      status.push({ ...routed, health: view.suspect === undefined ? view.health : 'suspect', routable: true, ...(view.why !== undefined && { why: view.why }) });
     } else {
-      status.push({ address: at.address, host: at.host, port: at.port, taskId, appId: app.id, id, weight: 0, health: view.health, routable: false, why: view.why ?? 'not routable' });
+      const entry: BackendStatus = { ...backend, weight: 0, health: view.health, routable: false, why: view.why ?? 'not routable' };
+      status.push(entry);
+      if (view.panicRoutable) reserve.push({ status: entry, backend });
     }
   }
-  return { backends, status };
+  return { backends, status, reserve };
 }
 
 function validPort(port: number | undefined): port is number {

@@ -82,6 +82,7 @@ export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function byTask(a: Backend, b: Backend): number {
+/** App, then task, then address order: how a route lists backends of several apps. */
+export function byTask(a: Backend, b: Backend): number {
   return compare(a.appId, b.appId) || compare(a.taskId, b.taskId) || compare(a.address, b.address);
 }

@@ -1,9 +1,9 @@
-import type { Backend, BackendPolicy, BackendStatus, BreakerPolicy, DisabledRoute, HttpRoute, PortRoute, RoutingTable, TimeoutPolicy, TlsRoute } from './types.js';
+import type { Backend, BackendPolicy, BackendStatus, BreakerPolicy, DisabledRoute, HttpRoute, PortRoute, RoutePanic, RoutingTable, TimeoutPolicy, TlsRoute } from './types.js';
 
 /**
  * Whether two tables route the same way and report the same: every route of every kind (ids,
  * apps, hosts, paths, ports, options, backends, statuses), disabled reasons and certificates, in
- * order; policies; backend ids and weights. Version, build time and cursors do not count.
+ * order; policies; backend ids and weights; panic routing. Version, build time and cursors do not count.
  */
 export function sameTable(a: RoutingTable, b: RoutingTable): boolean {
   return (
@@ -26,7 +26,8 @@ function sameHttpRoute(a: HttpRoute, b: HttpRoute): boolean {
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
-    sameList(a.status, b.status, sameStatus)
+    sameList(a.status, b.status, sameStatus) &&
+    samePanic(a.panic, b.panic)
   );
 }
 
@@ -38,7 +39,8 @@ function samePortRoute(a: PortRoute, b: PortRoute): boolean {
     samePolicy(a.policy, b.policy) &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
-    sameList(a.status, b.status, sameStatus)
+    sameList(a.status, b.status, sameStatus) &&
+    samePanic(a.panic, b.panic)
   );
 }
 
@@ -50,8 +52,13 @@ function sameTlsRoute(a: TlsRoute, b: TlsRoute): boolean {
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
-    sameList(a.status, b.status, sameStatus)
+    sameList(a.status, b.status, sameStatus) &&
+    samePanic(a.panic, b.panic)
   );
+}
+
+function samePanic(a: RoutePanic | undefined, b: RoutePanic | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.healthy === b.healthy && a.total === b.total);
 }
 
 function sameBackend(a: Backend, b: Backend): boolean {

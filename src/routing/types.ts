@@ -53,6 +53,17 @@ export interface BackendPolicy {
   readonly timeouts?: TimeoutPolicy;
 }
 
+/**
+ * A route in panic routing: fewer than the panic threshold of its tasks are healthy, so it routes
+ * to every task not in maintenance and lets breakers and retries filter (Envoy's panic mode).
+ */
+export interface RoutePanic {
+  /** Routable tasks without panic (suspects count: they are routable). */
+  readonly healthy: number;
+  /** Those plus the tasks panic adds (running, failing their checks). */
+  readonly total: number;
+}
+
 /** A backend as `/routes` shows it: routable or not, and why. */
 export interface BackendStatus extends Backend {
   readonly health: string;
@@ -80,6 +91,8 @@ export interface HttpRoute {
   readonly policy: BackendPolicy;
   /** Every task of the route's apps, routable or not (for `/routes`). */
   readonly status: readonly BackendStatus[];
+  /** Set while the route is in panic routing. */
+  readonly panic?: RoutePanic;
   /**
    * Round-robin position. The only mutable field of a table: it belongs to the route object,
    * so a new table starts its own count and a request in flight never sees another table's.
@@ -101,6 +114,7 @@ export interface PortRoute {
   readonly backends: readonly Backend[];
   readonly policy: BackendPolicy;
   readonly status: readonly BackendStatus[];
+  readonly panic?: RoutePanic;
   cursor: number;
 }
 
@@ -119,6 +133,7 @@ export interface TlsRoute {
   readonly backends: readonly Backend[];
   readonly policy: BackendPolicy;
   readonly status: readonly BackendStatus[];
+  readonly panic?: RoutePanic;
   cursor: number;
 }
 

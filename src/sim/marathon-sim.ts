@@ -54,6 +54,7 @@ export class MarathonSim {
   private readonly agents = new Map<string, string>();
   private readonly frameworkId = randomUUID();
   private downUntil = 0;
+  private publishedCount = 0;
 
   constructor(opts: MarathonSimOptions = {}) {
     this.credentials = opts.credentials;
@@ -64,6 +65,11 @@ export class MarathonSim {
   /** Base URL, e.g. `http://127.0.0.1:4321`; empty until `listen` resolves. */
   get url(): string {
     return this.http.url;
+  }
+
+  /** Events published so far (by the control methods and `emit`), whether anyone listens or not. */
+  get published(): number {
+    return this.publishedCount;
   }
 
   /** Open event streams right now. */
@@ -163,6 +169,26 @@ export class MarathonSim {
   }
 
   /**
+   * Mesos loses contact with the task (its agent partitioned, the master paused): `state`
+   * (TASK_UNREACHABLE by default, or TASK_LOST, TASK_UNKNOWN) with its instance condition, and
+   * `/v2/apps` lists it in that state. The task's process is not touched.
+   */
+  loseTask(taskId: string, state = 'TASK_UNREACHABLE'): void {
+    const { app, task } = this.task(taskId);
+    task.state = state;
+    this.publish('status_update_event', statusUpdateEvent(app, task, state));
+    this.publish('instance_changed_event', instanceChangedEvent(app, task, state));
+  }
+
+  /** Contact with a lost task is back: TASK_RUNNING again. */
+  recoverTask(taskId: string): void {
+    const { app, task } = this.task(taskId);
+    task.state = 'TASK_RUNNING';
+    this.publish('status_update_event', statusUpdateEvent(app, task, 'TASK_RUNNING'));
+    this.publish('instance_changed_event', instanceChangedEvent(app, task, 'TASK_RUNNING'));
+  }
+
+  /**
    * A leader change: every event stream closes, every health result is forgotten (Marathon does
    * not persist them), and for `downMs` every `/v2` call answers 503.
    */
@@ -174,6 +200,7 @@ export class MarathonSim {
 
   /** Publishes any event; `eventType` and `timestamp` are added unless `payload` has them. */
   emit(eventType: string, payload: object): void {
+    this.publishedCount++;
     this.hub.broadcast(eventType, { eventType, timestamp: new Date().toISOString(), ...payload });
   }
 
@@ -193,6 +220,7 @@ export class MarathonSim {
   }
 
   private publish(eventType: string, fields: Record<string, unknown>): void {
+    this.publishedCount++;
     this.hub.broadcast(eventType, { ...fields, eventType, timestamp: new Date().toISOString() });
   }
 

@@ -18,6 +18,8 @@ export interface SimBackend {
   readonly connections: number;
   /** Stops accepting; requests in flight are answered first. */
   close(): Promise<void>;
+  /** Dies as a crashed process does: the listening socket and every connection close at once, requests in flight unanswered. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -65,6 +67,11 @@ export async function startSimBackend(name: string, ip: string, port = 0, slowMs
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+      }),
+    kill: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
       }),
   };
 }

@@ -9,6 +9,10 @@ import type { AppDef, TaskDef, TaskView } from './model.js';
  * A task with no health results is *unknown*: Marathon resets every result on a leader failover,
  * so treating unknown as dead would empty every route at once. The last definite verdict of a
  * task seen before is kept in a bounded LRU and used instead.
+ *
+ * A running task kept out by failing health checks (or last known failing) is `panicRoutable`: a
+ * route with too few healthy tasks may use it. One never seen healthy is not (it is still
+ * starting), nor one its readiness check holds back (a scale-up must not reach unready tasks).
  */
 export class HealthJudge {
   private readonly verdicts: LRUCache<string, boolean>;
@@ -25,12 +29,13 @@ export class HealthJudge {
     }
     if (task.healthResults.length > 0) {
       const healthy = task.healthResults.every(Boolean);
-      if (!healthy) return { task, health: 'unhealthy', routable: false, why: 'failing health checks' };
+      if (!healthy) return { task, health: 'unhealthy', routable: false, why: 'failing health checks', ...(ready && { panicRoutable: true }) };
       return ready ? { task, health: 'healthy', routable: true } : notReady(task, 'healthy');
     }
     const last = this.verdicts.get(task.instanceKey);
     if (last === true) return ready ? { task, health: 'unknown', routable: true } : notReady(task, 'unknown');
-    return { task, health: 'unknown', routable: false, why: last === false ? 'health unknown, last known unhealthy' : 'health unknown, never seen healthy' };
+    if (last === false) return { task, health: 'unknown', routable: false, why: 'health unknown, last known unhealthy', ...(ready && { panicRoutable: true }) };
+    return { task, health: 'unknown', routable: false, why: 'health unknown, never seen healthy' };
   }
 
   /** Records a task's definite verdict as it enters the model, before any table is built from it. */

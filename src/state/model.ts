@@ -75,6 +75,8 @@ export type MarathonChange =
       readonly ports: readonly number[];
       readonly ipAddresses: readonly string[];
       readonly version?: string;
+      /** The event's `timestamp` (Unix ms, Marathon's clock); absent when the event had none. */
+      readonly at?: number;
     }
   | {
       /** `instance_changed_event`: condition is Running, Killing, Killed, Unreachable, ... */
@@ -83,6 +85,7 @@ export type MarathonChange =
       readonly instanceKey: string;
       readonly condition: string;
       readonly host?: string;
+      readonly at?: number;
     }
   | {
       /** One health check's result (`health_status_changed_event`, `failed_health_check_event`). */
@@ -90,6 +93,7 @@ export type MarathonChange =
       readonly appId: string;
       readonly instanceKey: string;
       readonly alive: boolean;
+      readonly at?: number;
     }
   | {
       /** Aggregated health of an instance (`instance_health_changed_event`); null = unknown. */
@@ -97,6 +101,7 @@ export type MarathonChange =
       readonly appId: string;
       readonly instanceKey: string;
       readonly healthy: boolean | null;
+      readonly at?: number;
     }
   | {
       /** `unhealthy_instance_kill_event` / `unhealthy_task_kill_event`: Marathon is killing it. */
@@ -121,8 +126,18 @@ export interface TaskView {
   readonly health: TaskHealth;
   /** True when it may receive new requests. */
   readonly routable: boolean;
-  /** Why it is not routable (for `/routes`); absent when routable. */
+  /** Why it is not routable (for `/routes`); for a routable suspect, why it is suspect; else absent. */
   readonly why?: string;
+  /**
+   * Routable, but with a smaller share of traffic: `lost` when Marathon lost contact with it
+   * (TASK_UNREACHABLE, TASK_LOST, TASK_UNKNOWN), `held` when the removal guard holds back its removal.
+   */
+  readonly suspect?: 'lost' | 'held';
+  /**
+   * Not routable, but panic routing may use it: a running task failing its health checks (not one
+   * in maintenance, being killed, not ready, or never seen healthy).
+   */
+  readonly panicRoutable?: true;
 }
 
 export interface AppView {

@@ -296,6 +296,19 @@ describe('MarathonClient: ordering and re-fetches', () => {
     expect(sink.allChanges()).toEqual([{ type: 'app-terminated', appId: '/gone' }]);
   });
 
+  it('takes one full snapshot instead of re-fetching hundreds of apps one by one (a deployment of many apps)', async () => {
+    const marathon = await fake();
+    const { client, sink, metrics } = harness([marathon.url], { refetchCoalesceMs: 50 });
+    client.start();
+    await waitFor('snapshot', () => sink.count('snapshot') === 1);
+    const apps = Array.from({ length: 300 }, (_, i) => ({ action: 'ScaleApplication', app: `/many/app-${i}` }));
+    marathon.send('deployment_info', { plan: { id: 'd', steps: [{ actions: apps }] }, currentStep: { actions: apps } });
+    await waitFor('a second snapshot', () => sink.count('snapshot') === 2);
+    expect(marathon.appRequests).toEqual([]);
+    expect(sink.count('apps')).toBe(0);
+    expect(await counter(metrics.marathonResyncs, { reason: 'many-apps' })).toBe(1);
+  });
+
   it('drops an overflowing buffer and does another full re-sync', async () => {
     const marathon = await fake();
     marathon.holdSnapshots = true;

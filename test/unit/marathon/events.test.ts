@@ -30,6 +30,7 @@ describe('parseEvent: events that matter for routing', () => {
         ports: [31372],
         ipAddresses: ['10.0.1.12'],
         version: '2014-04-04T06:26:23.051Z',
+        at: Date.parse('2014-04-04T06:27:00.001Z'),
       },
     ]);
   });
@@ -45,7 +46,7 @@ describe('parseEvent: events that matter for routing', () => {
 
   it('instance_changed_event -> instance-condition; a null host is left out', () => {
     expect(changesOf('derived.instance_changed_event.marathon-1.8plus.json')).toEqual([
-      { type: 'instance-condition', appId: '/my-app', instanceKey: INSTANCE, condition: 'Running', host: 'slave-1234.acme.org' },
+      { type: 'instance-condition', appId: '/my-app', instanceKey: INSTANCE, condition: 'Running', host: 'slave-1234.acme.org', at: Date.parse('2014-04-04T06:27:00.002Z') },
     ]);
     const parsed = parseEvent('instance_changed_event', JSON.stringify({ instanceId: INSTANCE, runSpecId: '/my-app', condition: 'Killed', host: null }));
     expect(parsed).toEqual({ ok: true, changes: [{ type: 'instance-condition', appId: '/my-app', instanceKey: INSTANCE, condition: 'Killed' }] });
@@ -53,29 +54,38 @@ describe('parseEvent: events that matter for routing', () => {
 
   it('health_status_changed_event: 1.4+ instanceId and pre-1.4 taskId map to the same key forms', () => {
     expect(changesOf('derived.health_status_changed_event.marathon-1.4plus.json')).toEqual([
-      { type: 'health-check', appId: '/my-app', instanceKey: INSTANCE, alive: true },
+      { type: 'health-check', appId: '/my-app', instanceKey: INSTANCE, alive: true, at: Date.parse('2014-04-04T06:27:10.000Z') },
     ]);
     expect(changesOf('derived.health_status_changed_event.marathon-1.3-and-older.json')).toEqual([
-      { type: 'health-check', appId: '/my-app', instanceKey: 'my-app.3f80d17a-37e6-11e4-b05e-56847afe9799', alive: true },
+      { type: 'health-check', appId: '/my-app', instanceKey: 'my-app.3f80d17a-37e6-11e4-b05e-56847afe9799', alive: true, at: Date.parse('2014-04-04T06:27:10.000Z') },
     ]);
   });
 
   it('failed_health_check_event: taskId holding an instance id (1.4+) or a task id (older) -> alive false', () => {
     expect(changesOf('derived.failed_health_check_event.marathon-1.4plus.taskId-holds-instanceId.json')).toEqual([
-      { type: 'health-check', appId: '/my-app', instanceKey: INSTANCE, alive: false },
+      { type: 'health-check', appId: '/my-app', instanceKey: INSTANCE, alive: false, at: Date.parse('2014-04-04T06:28:00.000Z') },
     ]);
     expect(changesOf('failed_health_check_event.real-capture-marathon-0.14.marathon-lb-issue35.json')).toEqual([
-      { type: 'health-check', appId: '/prod/talkk/audit', instanceKey: 'prod_talkk_audit.42256046-a9d2-11e5-8f88-024250c46707', alive: false },
+      { type: 'health-check', appId: '/prod/talkk/audit', instanceKey: 'prod_talkk_audit.42256046-a9d2-11e5-8f88-024250c46707', alive: false, at: Date.parse('2015-12-24T00:24:31.253Z') },
     ]);
   });
 
   it('instance_health_changed_event: null health is kept as unknown; legacy marathon- instance ids are normalised', () => {
     expect(changesOf('derived.instance_health_changed_event.unknown-health.marathon-1.4plus.json')).toEqual([
-      { type: 'instance-health', appId: '/my-app', instanceKey: INSTANCE, healthy: null },
+      { type: 'instance-health', appId: '/my-app', instanceKey: INSTANCE, healthy: null, at: Date.parse('2014-04-04T06:27:00.003Z') },
     ]);
     expect(changesOf('instance_health_changed_event.marathon-changelog-1.4.json')).toEqual([
-      { type: 'instance-health', appId: '/some/app', instanceKey: 'some_app.49d976d3-9c6f-11e6-93cb-0242216b9f0d', healthy: true },
+      { type: 'instance-health', appId: '/some/app', instanceKey: 'some_app.49d976d3-9c6f-11e6-93cb-0242216b9f0d', healthy: true, at: Date.parse('2016-10-27T18:00:50.401Z') },
     ]);
+  });
+
+  it('a missing or unreadable timestamp leaves the change without a time (it is then applied in arrival order)', () => {
+    const base = { appId: '/a', taskId: 'a.instance-1._app.1', taskStatus: 'TASK_RUNNING' };
+    for (const timestamp of [undefined, 'yesterday', 12]) {
+      const parsed = parseEvent('status_update_event', JSON.stringify({ ...base, timestamp }));
+      expect(parsed.ok && parsed.changes[0]).toMatchObject({ type: 'task-status', state: 'TASK_RUNNING' });
+      expect(parsed.ok && parsed.changes[0]).not.toHaveProperty('at');
+    }
   });
 
   it('unhealthy kills: instanceId when present, taskId otherwise', () => {

@@ -10,7 +10,8 @@ import { appDef, appView, taskView } from './fixtures.js';
 
 /** A holder over a mutable list of apps, counting builds; `fail` makes the next builds throw. */
 function setup(opts: { coalesceMs?: number } = {}) {
-  const state = { apps: [] as AppView[], builds: 0, fail: false };
+  /** `buildMs`: how long each build takes on the (fake) clock. */
+  const state = { apps: [] as AppView[], builds: 0, fail: false, buildMs: 0 };
   const builder = new TableBuilder({});
   const lines: Array<{ level: number; msg: string; version?: number }> = [];
   const sink = new Writable({
@@ -24,6 +25,7 @@ function setup(opts: { coalesceMs?: number } = {}) {
   const holder = new TableHolder({
     build: (version) => {
       state.builds++;
+      if (state.buildMs > 0) vi.advanceTimersByTime(state.buildMs);
       if (state.fail) throw new Error('state is inconsistent');
       return builder.build(state.apps, version);
     },
@@ -90,6 +92,40 @@ describe('TableHolder', () => {
     holder.schedule();
     expect(t.state.builds).toBe(3);
     expect(holder.current.lookupHttp('web', '/')?.backends).toHaveLength(3);
+  });
+
+  it('under a storm of costly rebuilds, stretches the window so rebuilding takes about a tenth of the time', () => {
+    const t = setup({ coalesceMs: 20 });
+    holder = t.holder;
+    t.state.buildMs = 10;
+    t.state.apps = [web(1)];
+    holder.schedule();
+    expect(t.state.builds).toBe(1);
+    // The next one waits 9 x 10 ms from the start of the last, not 20 ms.
+    t.state.apps = [web(2)];
+    holder.schedule();
+    vi.advanceTimersByTime(70);
+    expect(t.state.builds).toBe(1);
+    vi.advanceTimersByTime(10);
+    expect(t.state.builds).toBe(2);
+    // A slow build (100 ms) stretches it to 250 ms at most, not 900.
+    t.state.buildMs = 100;
+    vi.advanceTimersByTime(1000);
+    t.state.apps = [web(3)];
+    holder.schedule();
+    expect(t.state.builds).toBe(3);
+    t.state.buildMs = 0;
+    t.state.apps = [web(4)];
+    holder.schedule();
+    vi.advanceTimersByTime(149);
+    expect(t.state.builds).toBe(3);
+    vi.advanceTimersByTime(1);
+    expect(t.state.builds).toBe(4);
+    // Cheap rebuilds bring the configured window back.
+    t.state.apps = [web(5)];
+    holder.schedule();
+    vi.advanceTimersByTime(20);
+    expect(t.state.builds).toBe(5);
   });
 
   it('a rebuild that changes nothing is not swapped and keeps the version', async () => {

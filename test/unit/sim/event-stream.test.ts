@@ -187,6 +187,24 @@ describe('MarathonSim /v2/events', () => {
     expect(last?.data['condition']).toBe('Failed');
   });
 
+  it('loses a task (TASK_UNREACHABLE, condition Unreachable, still listed) and recovers it (TASK_RUNNING)', async () => {
+    await start();
+    const stream = await subscribe();
+    await waitFor(() => sim.streams === 1, 'subscription');
+    sim.deployApp({ id: '/web' });
+    const taskId = sim.startTask('/web', { host: '127.0.0.1', ports: [31000] });
+    const listed = async () => ((await (await fetch(`${sim.url}/v2/apps/web`)).json()) as { app: { tasks: { id: string; state: string }[] } }).app.tasks;
+    sim.loseTask(taskId);
+    expect(await listed()).toEqual([expect.objectContaining({ id: taskId, state: 'TASK_UNREACHABLE' })]);
+    sim.loseTask(taskId, 'TASK_LOST');
+    sim.recoverTask(taskId);
+    expect(await listed()).toEqual([expect.objectContaining({ id: taskId, state: 'TASK_RUNNING' })]);
+    await waitFor(() => eventNames(stream).filter((e) => e === 'instance_changed_event').length === 4, 'condition events');
+    const events = frames(stream.body() ?? '');
+    expect(events.filter((f) => f.event === 'status_update_event').map((f) => f.data['taskStatus'])).toEqual(['TASK_RUNNING', 'TASK_UNREACHABLE', 'TASK_LOST', 'TASK_RUNNING']);
+    expect(events.filter((f) => f.event === 'instance_changed_event').map((f) => f.data['condition'])).toEqual(['Running', 'Unreachable', 'Unreachable', 'Running']);
+  });
+
   it('publishes the 1.4+ health events, failed_health_check_event carrying the instance id', async () => {
     await start();
     const stream = await subscribe();
