@@ -2,17 +2,23 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { createAdminServer } from './admin/server.js';
+import { planReload, runningConfig } from './config/reload-plan.js';
 import type { Config } from './config/schema.js';
+import type { DataPlane } from './data-plane.js';
 import { MarathonClient } from './marathon/client.js';
 import { createMesosMetrics } from './mesos/metrics.js';
 import { MesosPoller } from './mesos/poller.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { TableHolder } from './routing/holder.js';
+import { RouteWatch } from './routing/route-watch.js';
 import { TableBuilder } from './routing/table.js';
+import type { TableSource } from './routing/types.js';
 import { ClusterState } from './state/cluster-state.js';
 import { HealthJudge } from './state/health.js';
 import { Maintenance } from './state/maintenance.js';
+import { createStateMetrics } from './state/metrics.js';
 import { StateFile } from './state/state-file.js';
 import { DataPath } from './data-path.js';
 
@@ -24,7 +30,24 @@ export interface Baton {
   readonly https: Promise<AddressInfo | undefined>;
   readonly tables: TableHolder;
   readonly metrics: Metrics;
+  /**
+   * Applies a reloaded config (SIGHUP): log level, realm and domain at once, data-path settings by
+   * replacing the proxy workers; what needs a restart is kept as it was and named in the result.
+   */
+  reload(next: Readonly<Config>): Promise<ReloadResult>;
   stop(): Promise<void>;
+}
+
+export interface ReloadResult {
+  readonly applied: readonly string[];
+  readonly restartNeeded: readonly string[];
+}
+
+export interface StartOptions {
+  /** Builds the data plane around the table source; by default the data path runs in this process. */
+  readonly dataPlane?: (tables: TableSource, metrics: Metrics) => DataPlane;
+  /** Node's process metrics (CPU, memory, event loop) in `/metrics`. */
+  readonly processMetrics?: boolean;
 }
 
 /**
@@ -32,9 +55,12 @@ export interface Baton {
  * The HTTP entry point opens only after the first full sync, so baton never answers 404 for
  * routes it simply has not learned yet; the admin API opens at once and says what is going on.
  */
-export async function startBaton(config: Readonly<Config>, logger: Logger): Promise<Baton> {
-  const metrics = createMetrics();
-  const builder = new TableBuilder({ realm: config.realm, domain: config.domain });
+export async function startBaton(initial: Readonly<Config>, logger: Logger, opts: StartOptions = {}): Promise<Baton> {
+  let config = initial;
+  const metrics = createMetrics({ processMetrics: opts.processMetrics ?? false });
+  const stateMetrics = createStateMetrics(metrics.registry);
+  const builderOptions = () => ({ realm: config.realm, domain: config.domain, suspectWeight: config.resilience.suspectWeight, panicThreshold: config.resilience.panicThreshold });
+  let builder = new TableBuilder(builderOptions());
   let client: MarathonClient | undefined;
   const stateFile = new StateFile(config.stateFile, logger);
   const persisted = stateFile.load();
@@ -52,7 +78,10 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     onChange: () => tables.schedule(),
     onRefetch: (appIds) => client?.refetch(appIds),
     maintenance,
+    resilience: config.resilience,
+    metrics: stateMetrics,
   });
+  const routeWatch = new RouteWatch(logger, stateMetrics, config.resilience.panicThreshold);
   const mesos = polled
     ? new MesosPoller({
         urls: config.mesos,
@@ -72,11 +101,16 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     coalesceMs: config.coalesceMs,
     logger,
     metrics,
-    onSwap: (table) => dataPath.onSwap(table),
+    onSwap: (table) => {
+      routeWatch.onSwap(table);
+      dataPlane.onSwap(table);
+    },
   });
-  const dataPath = new DataPath(config, tables, logger, metrics);
+  const dataPlane: DataPlane = opts.dataPlane?.(tables, metrics) ?? new DataPath(config, tables, logger, metrics);
 
   let synced = false;
+  // Healthy once the entry points accept (with workers, that is after the first sync reached them).
+  let listening = false;
   let draining = false;
   let onFirstSync: () => void = () => {};
   const firstSync = new Promise<void>((resolve) => (onFirstSync = resolve));
@@ -108,9 +142,20 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
   const admin = createAdminServer({
     logger,
     token: config.adminToken,
-    registry: metrics.registry,
+    metrics: async () => {
+      // Gauges that are ages and counts of the moment are read when scraped.
+      const lastEventAt = marathon.status().lastEventAt;
+      if (lastEventAt !== undefined) metrics.marathonLastEventAt.set(lastEventAt / 1000);
+      metrics.maintenanceOutOfService.set(state.outOfService().length);
+      const workers = (await dataPlane.metrics?.()) ?? [];
+      if (workers.length === 0) return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
+      const own = await metrics.registry.getMetricsAsJSON();
+      const merged = AggregatorRegistry.aggregate([own, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+      return { contentType: merged.contentType, text: await merged.metrics() };
+    },
     table: () => tables.current,
-    runtime: () => dataPath.runtime(),
+    runtime: () => dataPlane.runtime(),
+    swaps: () => tables.recentSwaps(),
     resync: async () => {
       const before = marathon.status().lastSyncAt;
       await marathon.resync('admin');
@@ -143,9 +188,10 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
       const table = tables.current;
       const status = marathon.status();
       return {
-        serving: synced && !draining,
+        // With workers, at least one must be accepting (a crash-looping pool is not healthy).
+        serving: listening && !draining && (dataPlane.status?.().running ?? 1) > 0,
         body: {
-          status: draining ? 'draining' : !synced ? 'starting' : status.connected ? 'ok' : 'stale',
+          status: draining ? 'draining' : !listening ? 'starting' : status.connected ? 'ok' : 'stale',
           marathon: status,
           table: {
             version: table.version,
@@ -155,6 +201,7 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
             disabled: table.disabled.length,
           },
           cluster: state.counts(),
+          ...(dataPlane.status && { workers: dataPlane.status() }),
           mesos: mesosStatus(),
           maintenance: { marks: maintenance.listMarks().length, outOfService: state.outOfService().length, stateFile: stateFile.status() },
         },
@@ -167,7 +214,8 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
   mesos?.start();
 
   const entries = firstSync.then(async () => {
-    const addresses = await dataPath.listen();
+    const addresses = await dataPlane.listen();
+    listening = true;
     logger.info({ ...addresses, routes: tables.current.routes.length }, 'first sync done, proxy listening');
     return addresses;
   });
@@ -180,13 +228,36 @@ export async function startBaton(config: Readonly<Config>, logger: Logger): Prom
     https: entries.then((a) => a.https),
     tables,
     metrics,
+    async reload(next) {
+      const plan = planReload(config, next);
+      const applied: string[] = [...plan.live];
+      const restartNeeded: string[] = [...plan.restart];
+      // Workers log too: a new log level reaches them with a new generation.
+      const workersToo = plan.live.includes('logLevel') && dataPlane.reload !== undefined;
+      if (plan.dataPath.length > 0 || workersToo) {
+        if (dataPlane.reload) {
+          await dataPlane.reload(next);
+          applied.push(...plan.dataPath);
+        } else restartNeeded.push(...plan.dataPath);
+      }
+      const before = config;
+      config = runningConfig(before, next, restartNeeded as (keyof Config)[]);
+      if (before.logLevel !== config.logLevel) logger.level = config.logLevel;
+      if (before.realm !== config.realm || before.domain !== config.domain) {
+        builder = new TableBuilder(builderOptions());
+        tables.rebuildNow();
+      }
+      logger.info({ applied, restartNeeded }, restartNeeded.length > 0 ? 'config reloaded; some changes need a restart' : 'config reloaded');
+      return { applied, restartNeeded };
+    },
     async stop() {
       // /health answers 503 while requests drain, so the machine's own balancer stops sending.
       draining = true;
       tables.close();
+      state.close();
       maintenance.close();
       await Promise.all([marathon.stop(), mesos?.stop(), stateFile.idle()]);
-      await dataPath.close();
+      await dataPlane.close();
       await closeServer(admin);
     },
   };

@@ -45,6 +45,9 @@ const SETTINGS: readonly Setting[] = [
   { key: 'marathonToken', env: 'BATON_MARATHON_TOKEN', secret: true },
 ];
 
+/** Every environment variable baton reads. */
+export const ENVIRONMENT: readonly string[] = ['BATON_CONFIG', ...SETTINGS.map((s) => s.env)];
+
 const SECRET_KEYS = new Set<string>(SETTINGS.filter((s) => s.secret).map((s) => s.key));
 
 function splitList(values: readonly string[]): string[] {

@@ -8,7 +8,9 @@ import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { TableSource } from '../routing/types.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 import { createClientErrorHandler } from './client-errors.js';
+import { answerThenClose } from './drain.js';
 import type { HttpHandlers } from './handlers.js';
+import type { Observe } from './observe.js';
 import type { CertStore } from './tls/cert-store.js';
 import { readClientHello, type HelloOutcome } from './tls/hello-reader.js';
 import { TlsPassthrough } from './tls/passthrough.js';
@@ -37,6 +39,8 @@ export interface HttpsEntryOptions {
   readonly idleTimeoutMs?: number;
   /** The backend registry: passthrough backends are picked over it, and drained when they leave. */
   readonly registry: UpstreamRegistry;
+  /** Where passthrough connections are recorded (the handlers record HTTP); default: per-route metrics, no access log. */
+  readonly observe?: Observe;
 }
 
 export interface HttpsEntry {
@@ -44,8 +48,10 @@ export interface HttpsEntry {
   readonly server: Server;
   /** For TLS routes with their own port (the listener manager calls it): passthrough by SNI only. */
   onOwnPortConnection(socket: Socket, port: number): void;
-  /** Stops accepting, closes idle HTTP/1.1 connections, sends GOAWAY to HTTP/2 sessions. */
+  /** Drains: stops accepting, answers further HTTP/1.1 requests with `Connection: close`, sends GOAWAY to HTTP/2 sessions. */
   close(): void;
+  /** Ends every terminated connection at once (the grace period is over). */
+  closeAllConnections(): void;
 }
 
 /** HTTP/2 server settings for clients over TLS. */
@@ -80,6 +86,7 @@ export function createHttpsEntry(opts: HttpsEntryOptions): HttpsEntry {
     idleTimeoutMs: opts.idleTimeoutMs ?? 0,
     registry: opts.registry,
     rejects,
+    ...(opts.observe !== undefined && { observe: opts.observe }),
   });
 
   const http1 = createHttpServer<typeof IncomingMessage, typeof ServerResponse>(
@@ -138,9 +145,10 @@ export function createHttpsEntry(opts: HttpsEntryOptions): HttpsEntry {
 
   const outcome: HelloOutcome = {
     hello(socket, hello, bytes) {
-      const route = hello.serverName === undefined ? undefined : tables.current.lookupTls(hello.serverName);
-      if (route !== undefined) {
-        passthrough.forward(socket, bytes, route);
+      const serverName = hello.serverName;
+      const route = serverName === undefined ? undefined : tables.current.lookupTls(serverName);
+      if (route !== undefined && serverName !== undefined) {
+        passthrough.forward(socket, bytes, route, serverName);
         return;
       }
       useCurrentDefault();
@@ -158,10 +166,14 @@ export function createHttpsEntry(opts: HttpsEntryOptions): HttpsEntry {
     onOwnPortConnection: (socket, port) => passthrough.onOwnPortConnection(socket, port),
     close() {
       server.close();
-      http1.closeIdleConnections();
+      http1.prependListener('request', answerThenClose);
+      for (const session of sessions) session.close();
+    },
+    closeAllConnections() {
+      http1.closeAllConnections();
       // Stops the timeout checker started above; the server was never listening, so the callback's error is expected.
       http1.close(() => {});
-      for (const session of sessions) session.close();
+      for (const session of sessions) session.destroy();
     },
   };
 }

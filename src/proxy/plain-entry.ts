@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { createClientErrorHandler } from './client-errors.js';
+import { answerThenClose } from './drain.js';
 import type { HttpHandlers } from './handlers.js';
 
 export interface HttpServerLimits {
@@ -75,8 +76,7 @@ function closeIdleSession(this: CountedSession): void {
  * they are the h2c prior-knowledge preface. Only bytes that still match the preface are waited
  * for; anything else is HTTP/1.1 at once, so the cost is one comparison per connection.
  *
- * `close()` also closes idle HTTP/1.1 connections and sends GOAWAY on HTTP/2 sessions, as
- * `http.Server.close()` does; `closeAllConnections()` ends everything at once.
+ * `close()` drains (see there); `closeAllConnections()` ends everything at once.
  */
 export class PlainHttpEntry extends net.Server {
   private readonly h1: http.Server;
@@ -132,24 +132,25 @@ export class PlainHttpEntry extends net.Server {
     this.on('connection', (socket: Socket) => this.sniff(socket, headersTimeoutMs, monitor));
   }
 
+  /**
+   * Drains without failing a request: stops accepting ('close' follows once every connection has
+   * ended), sends GOAWAY on HTTP/2 sessions, and answers every further HTTP/1.1 request with
+   * `Connection: close`. An idle HTTP/1.1 connection is not cut (its client may be sending on it
+   * right now): it ends at its keep-alive timeout, which clients were told in `Keep-Alive:`.
+   */
   override close(callback?: (err?: Error) => void): this {
     super.close(callback);
-    this.closeIdleConnections();
-    // Stops the HTTP/1.1 server's timeout checks; it never listened, so nothing else happens.
-    this.h1.close();
-    return this;
-  }
-
-  closeIdleConnections(): void {
-    for (const socket of this.sniffing) socket.destroy();
-    this.h1.closeIdleConnections();
+    this.h1.prependListener('request', answerThenClose);
     for (const session of this.sessions) session.close();
+    return this;
   }
 
   closeAllConnections(): void {
     for (const socket of this.sniffing) socket.destroy();
     this.h1.closeAllConnections();
     for (const session of this.sessions) session.destroy();
+    // Stops the HTTP/1.1 server's timeout checks; it never listened, so nothing else happens.
+    this.h1.close();
   }
 
   private sniff(socket: Socket, timeoutMs: number, { metrics, warnings }: EntryMonitor): void {

@@ -1,27 +1,14 @@
 /**
  * The `baton` executable as an operator runs it (the built dist/cli.js, which `npm ci` builds).
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MarathonSim } from '../../src/sim/index.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
+import { runCli as run } from '../helpers/cli-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { freeTcpPort } from './tcp-harness.js';
-
-const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
-
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number);
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

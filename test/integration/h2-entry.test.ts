@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -126,18 +127,26 @@ describe('plain entry point: HTTP/1.1 and h2c on one port', () => {
     await waitFor(() => goaway);
   });
 
-  it('close() ends idle HTTP/1.1 keep-alive connections and h2c sessions, so it completes', async () => {
+  it('close() drains: an idle keep-alive connection still gets its next answer, with Connection: close; h2c gets GOAWAY', async () => {
     const backend = await startBackend(echoProtocol());
     const proxy = await startProxy(tableOf([route('app.test', [backend.address])]));
-    const agent = new http.Agent({ keepAlive: true });
-    await new Promise<void>((resolve, reject) => {
-      http.get({ port: proxy.port, host: '127.0.0.1', headers: { host: 'app.test' }, agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
-    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get({ port: proxy.port, host: '127.0.0.1', headers: { host: 'app.test' }, agent }, (res) => res.resume().on('end', () => resolve(res))).on('error', reject);
+      });
+    expect((await get()).headers.connection).toBe('keep-alive');
     const session = h2Connect(proxy.port);
     await h2Request(session, { ':authority': 'app.test' });
+    const goaway = once(session, 'goaway');
 
     let closed = false;
     proxy.server.close(() => (closed = true));
+    await goaway;
+    // The listener is closed, so this can only be the idle connection, which was not cut.
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.connection).toBe('close');
     await waitFor(() => closed);
     agent.destroy();
   });
