@@ -57,4 +57,22 @@ describe('baton CLI', () => {
     expect(await q.exited).toBe(0);
     expect(q.out()).toContain('"msg":"first sync done, proxy listening"');
   });
+
+  it('--log-format pretty writes readable lines instead of JSON, credentials still hidden', async () => {
+    const sim = new MarathonSim();
+    await sim.listen(0, '127.0.0.1');
+    cleanup.push(() => sim.close());
+    const p = run(['--marathon', sim.url, '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', '0', '--log-format', 'pretty', '--state-file', join(tmpdir(), `baton-pretty-${process.pid}.json`)], {
+      BATON_ADMIN_TOKEN: 'pretty-secret-token-0123456789',
+    });
+    cleanup.push(async () => void p.child.kill('SIGKILL'));
+    await waitFor(() => p.out().includes('first sync done, proxy listening'), 'pretty start-up lines', 10_000, 20);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    const lines = p.out().split('\n').filter((l) => l.includes('admin API listening'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\[[\d:.]+\] INFO \(baton\): admin API listening$/);
+    expect(p.out()).not.toContain('{"level"');
+    expect(p.out()).not.toContain('pretty-secret-token');
+  });
 });
