@@ -30,7 +30,8 @@ export type ProxyErrorCode = keyof typeof PROXY_ERRORS;
 /** The `Strict-Transport-Security` value of routes with HSTS on. */
 export const HSTS_VALUE = 'max-age=31536000';
 
-function errorBody(code: ProxyErrorCode, message: string | undefined): string {
+/** The text body of an error answer. */
+export function errorBody(code: ProxyErrorCode, message: string | undefined): string {
   return `${message ?? PROXY_ERRORS[code].explanation}\n`;
 }
 

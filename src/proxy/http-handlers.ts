@@ -36,7 +36,7 @@ export interface HttpHandlersOptions {
  * The HTTP data path for the entry points: HTTP/1.1 requests, HTTP/2 streams and WebSocket
  * upgrades, sharing one context (table source, backends, metrics).
  */
-export function createHttpHandlers(opts: HttpHandlersOptions): HttpHandlers {
+export function createHttpHandlers(opts: HttpHandlersOptions): HttpHandlers & { readonly context: ProxyContext } {
   const ctx: ProxyContext = {
     tables: opts.tables,
     upstreams: opts.upstreams,
@@ -55,5 +55,6 @@ export function createHttpHandlers(opts: HttpHandlersOptions): HttpHandlers {
     stream: createH2StreamHandler(ctx),
     upgrade: createUpgradeHandler(ctx),
     Response: ProxyResponse,
+    context: ctx,
   };
 }

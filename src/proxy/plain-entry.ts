@@ -6,7 +6,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { answerThenClose } from './drain.js';
+import { FastH1 } from './fast-h1.js';
 import type { HttpHandlers } from './handlers.js';
+import type { ProxyContext } from './upstream-exchange.js';
 
 export interface HttpServerLimits {
   /** Time for a client to send the request headers (and, here, its first bytes). Default 10000 ms. */
@@ -18,6 +20,9 @@ export interface HttpServerLimits {
   /** Idle time after which a client keep-alive connection is closed (HTTP/2: GOAWAY). Default 5000 ms. */
   readonly keepAliveTimeoutMs?: number;
 }
+
+/** Handlers from `createHttpHandlers` also carry their context, which turns the fast HTTP/1.1 path on (fast-h1.ts). */
+export type EntryHandlers = HttpHandlers & { readonly context?: ProxyContext };
 
 export interface EntryMonitor {
   readonly metrics: Metrics;
@@ -81,11 +86,12 @@ function closeIdleSession(this: CountedSession): void {
 export class PlainHttpEntry extends net.Server {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
+  private readonly fast: FastH1 | null;
   /** Connections still being sniffed, and the HTTP/2 sessions: the HTTP/1.1 server tracks its own. */
   private readonly sniffing = new Set<Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(handlers: HttpHandlers, limits: HttpServerLimits, monitor: EntryMonitor) {
+  constructor(handlers: EntryHandlers, limits: HttpServerLimits, monitor: EntryMonitor) {
     // As http.Server does: half-open sockets let a response finish after the client's FIN.
     super({ allowHalfOpen: true, noDelay: true });
     const { metrics, logger, warnings } = monitor;
@@ -111,6 +117,7 @@ export class PlainHttpEntry extends net.Server {
     // The HTTP/1.1 server never listens itself; its connection tracking (the timeouts above,
     // closeIdleConnections) starts on 'listening', so it follows this server's.
     this.on('listening', () => this.h1.emit('listening'));
+    this.fast = handlers.context === undefined ? null : new FastH1(handlers.context, keepAliveTimeoutMs, maxHeaderSize, (socket, bytes) => this.toHttp1(socket, bytes));
 
     this.h2 = http2.createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: maxHeaderSize } });
     this.h2.on('stream', countStream);
@@ -140,6 +147,7 @@ export class PlainHttpEntry extends net.Server {
    */
   override close(callback?: (err?: Error) => void): this {
     super.close(callback);
+    if (this.fast !== null) this.fast.draining = true;
     this.h1.prependListener('request', answerThenClose);
     for (const session of this.sessions) session.close();
     return this;
@@ -147,10 +155,19 @@ export class PlainHttpEntry extends net.Server {
 
   closeAllConnections(): void {
     for (const socket of this.sniffing) socket.destroy();
+    this.fast?.closeAllConnections();
     this.h1.closeAllConnections();
     for (const session of this.sessions) session.destroy();
     // Stops the HTTP/1.1 server's timeout checks; it never listened, so nothing else happens.
     this.h1.close();
+  }
+
+  /** Node's HTTP/1.1 server takes the connection, `bytes` first. */
+  private toHttp1(socket: Socket, bytes: Buffer): void {
+    socket.pause();
+    socket.unshift(bytes);
+    this.h1.emit('connection', socket);
+    socket.resume();
   }
 
   private sniff(socket: Socket, timeoutMs: number, { metrics, warnings }: EntryMonitor): void {
@@ -163,15 +180,15 @@ export class PlainHttpEntry extends net.Server {
       socket.off('error', onError);
       socket.off('close', onClose);
       socket.setTimeout(0);
+      if (!h2) {
+        if (this.fast === null) this.toHttp1(socket, bytes);
+        else this.fast.accept(socket, bytes);
+        return;
+      }
       socket.pause();
       socket.unshift(bytes);
-      if (h2) {
-        // The session reads what was unshifted itself; resuming here would drop it.
-        this.h2.emit('connection', socket);
-      } else {
-        this.h1.emit('connection', socket);
-        socket.resume();
-      }
+      // The session reads what was unshifted itself; resuming here would drop it.
+      this.h2.emit('connection', socket);
     };
     const onData = (chunk: Buffer) => {
       const bytes: Buffer = seen === null ? chunk : Buffer.concat([seen, chunk]);
@@ -195,6 +212,6 @@ export class PlainHttpEntry extends net.Server {
 }
 
 /** The plain-HTTP entry point (HTTP/1.1 and h2c with prior knowledge on one port), not listening. */
-export function createPlainHttpEntry(handlers: HttpHandlers, limits: HttpServerLimits, monitor: EntryMonitor): PlainHttpEntry {
+export function createPlainHttpEntry(handlers: EntryHandlers, limits: HttpServerLimits, monitor: EntryMonitor): PlainHttpEntry {
   return new PlainHttpEntry(handlers, limits, monitor);
 }
