@@ -3,6 +3,8 @@
 // directly, every scenario in one run, peers interleaved over several rounds, medians reported.
 // Prints a table per scenario and writes bench/results/<date>.json. Peers whose program is missing
 // are skipped with a line saying so. Everything listens on 127.0.0.1 and stops by itself.
+// The one-worker scenarios run baton --workers 1, nginx worker_processes 1, HAProxy nbthread 1; the
+// multi-worker ones (ids multi-*, reported separately) 2 of each.
 // Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_MB (256, TCP stream),
 // BENCH_CONCURRENCY (20, TCP connection rate), BENCH_QUICK=1 (1 round of 2 s, 64 MiB: a smoke run),
 // BENCH_SCENARIOS (ids to run, comma-separated, e.g. http1-small,routes-1k; default all),
@@ -54,8 +56,11 @@ for (const [name, pkg] of Object.entries(INSTALL)) {
   if (tools[name] === undefined) log(`${name}: not found (apt-get install ${pkg}); what needs it is skipped`);
 }
 
-const [backendPort, sinkPort, echoPort, ...proxyPorts] = await freePorts(16);
+const [backendPort, sinkPort, echoPort, ...proxyPorts] = await freePorts(26);
 const [batonHttp, batonAdmin, batonSink, batonEcho, routesHttp, routesAdmin, nginxHttp, nginxH2, haHttp, haH2, haSink, haEcho, httpProxyPort] = proxyPorts;
+const [w2Http, w2Admin, w2Sink, w2Echo, nginx2Http, nginx2H2, ha2Http, ha2H2, ha2Sink, ha2Echo] = proxyPorts.slice(13);
+/** Workers (baton), worker processes (nginx) and threads (HAProxy) of the multi-worker peers. */
+const MULTI = 2;
 
 const httpBackend = children.fork(join(here, 'tiny-backend.mjs'), [String(backendPort)]);
 const tcpBackend = children.fork(join(here, 'tcp-backend.mjs'), [String(sinkPort), String(echoPort)]);
@@ -66,6 +71,12 @@ const sim = new MarathonSim();
 const marathon = await sim.listen(0, '127.0.0.1');
 deployVhostApp(sim, { id: '/bench/app', vhost: VHOST, port: backendPort });
 deployTcpApp(sim, { id: '/bench/tcp', servicePorts: [batonSink, batonEcho], ports: [sinkPort, echoPort] });
+
+// baton --workers 2 has its own simulator: its TCP app needs service ports of its own.
+const multiSim = new MarathonSim();
+const multiMarathon = await multiSim.listen(0, '127.0.0.1');
+deployVhostApp(multiSim, { id: '/bench/app', vhost: VHOST, port: backendPort });
+deployTcpApp(multiSim, { id: '/bench/tcp', servicePorts: [w2Sink, w2Echo], ports: [sinkPort, echoPort] });
 
 const routesSim = new MarathonSim();
 const routesMarathon = await routesSim.listen(0, '127.0.0.1');
@@ -78,16 +89,25 @@ const peers = {
   direct: { pid: null, http: backendPort, tcp: { sink: sinkPort, echo: echoPort } },
 };
 const configs = {};
-const batonChild = startBaton(children, { marathon, httpPort: batonHttp, adminPort: batonAdmin, stateDir: tmpDir });
+const batonChild = startBaton(children, { marathon, httpPort: batonHttp, adminPort: batonAdmin, stateDir: tmpDir, workers: 1 });
 peers.baton = { pid: batonChild.pid, child: batonChild, http: batonHttp, h2: batonHttp, tcp: { sink: batonSink, echo: batonEcho } };
 const routesStateDir = join(tmpDir, 'routes');
 mkdirSync(routesStateDir);
-const routesChild = startBaton(children, { marathon: routesMarathon, httpPort: routesHttp, adminPort: routesAdmin, stateDir: routesStateDir });
+const routesChild = startBaton(children, { marathon: routesMarathon, httpPort: routesHttp, adminPort: routesAdmin, stateDir: routesStateDir, workers: 1 });
 peers['baton-1k'] = { pid: routesChild.pid, child: routesChild, http: routesHttp };
+const multiStateDir = join(tmpDir, 'multi');
+mkdirSync(multiStateDir);
+const multiChild = startBaton(children, { marathon: multiMarathon, httpPort: w2Http, adminPort: w2Admin, stateDir: multiStateDir, workers: MULTI });
+peers[`baton-w${MULTI}`] = { pid: multiChild.pid, child: multiChild, http: w2Http, tcp: { sink: w2Sink, echo: w2Echo } };
 if (tools.nginx) {
   const { child, config } = startNginx(children, tools.nginx, { dir: tmpDir, httpPort: nginxHttp, h2Port: nginxH2, backendPort, vhost: VHOST });
   peers.nginx = { pid: child.pid, child, http: nginxHttp, h2: nginxH2 };
   configs.nginx = config;
+  const multiDir = join(tmpDir, `nginx-w${MULTI}`);
+  mkdirSync(multiDir);
+  const multi = startNginx(children, tools.nginx, { dir: multiDir, httpPort: nginx2Http, h2Port: nginx2H2, backendPort, vhost: VHOST, workers: MULTI });
+  peers[`nginx-w${MULTI}`] = { pid: multi.child.pid, child: multi.child, http: nginx2Http };
+  configs[`nginx-w${MULTI}`] = multi.config;
 }
 if (tools.haproxy) {
   const tcp = [
@@ -97,6 +117,15 @@ if (tools.haproxy) {
   const { child, config } = startHaproxy(children, tools.haproxy, { dir: tmpDir, httpPort: haHttp, h2Port: haH2, backendPort, vhost: VHOST, tcp });
   peers.haproxy = { pid: child.pid, child, http: haHttp, h2: haH2, tcp: { sink: haSink, echo: haEcho } };
   configs.haproxy = config;
+  const multiDir = join(tmpDir, `haproxy-t${MULTI}`);
+  mkdirSync(multiDir);
+  const multiTcp = [
+    { port: ha2Sink, target: sinkPort },
+    { port: ha2Echo, target: echoPort },
+  ];
+  const multi = startHaproxy(children, tools.haproxy, { dir: multiDir, httpPort: ha2Http, h2Port: ha2H2, backendPort, vhost: VHOST, tcp: multiTcp, threads: MULTI });
+  peers[`haproxy-t${MULTI}`] = { pid: multi.child.pid, child: multi.child, http: ha2Http, tcp: { sink: ha2Sink, echo: ha2Echo } };
+  configs[`haproxy-t${MULTI}`] = multi.config;
 }
 const httpProxyChild = children.fork(join(here, 'http-proxy-baseline.mjs'), [String(httpProxyPort), String(backendPort), VHOST]);
 peers['http-proxy'] = { pid: httpProxyChild.pid, child: httpProxyChild, http: httpProxyPort };
@@ -209,6 +238,28 @@ const scenarios = [
     ...HTTP_UNITS,
     run: (peer, s) => autocannonLoad({ url: url(peer.http), connections, seconds: s, requests: peer === peers.baton ? sameHost : spreadHosts }),
   },
+  {
+    id: 'multi-http1-small',
+    title: `Multi-worker: HTTP/1.1 keep-alive, small response, ${MULTI} workers each (baton --workers ${MULTI}, nginx worker_processes ${MULTI}, HAProxy nbthread ${MULTI})`,
+    how: `autocannon -c ${connections}; on this ${os.cpus().length}-core machine the load generator and the backend share the cores with the proxy`,
+    peers: ['direct', `baton-w${MULTI}`, `nginx-w${MULTI}`, `haproxy-t${MULTI}`],
+    refs: [`nginx-w${MULTI}`, 'direct'],
+    ...HTTP_UNITS,
+    run: (peer, s) => autocannonLoad({ url: url(peer.http), connections, seconds: s, headers: { host: VHOST } }),
+  },
+  {
+    id: 'multi-tcp-stream',
+    title: `Multi-worker: TCP stream, ${streamMiB} MiB over one connection, ${MULTI} workers each (baton --workers ${MULTI}, HAProxy nbthread ${MULTI})`,
+    how: `one client writing 1 MiB chunks with backpressure to a sink; on this ${os.cpus().length}-core machine the load generator and the backend share the cores with the proxy`,
+    sized: true,
+    peers: ['direct', `baton-w${MULTI}`, `haproxy-t${MULTI}`],
+    refs: [`haproxy-t${MULTI}`, 'direct'],
+    rateLabel: 'MiB/s',
+    cpuLabel: 'CPU us/MiB',
+    backendPid: tcpBackend.pid,
+    run: async (peer) => ({ total: streamMiB, rps: await stream(peer.tcp.sink, streamMiB), p50: null, p99: null, errors: 0, non2xx: null }),
+    warm: (peer) => stream(peer.tcp.sink, Math.max(8, streamMiB / 8)),
+  },
 ];
 
 const unknown = only?.filter((id) => !scenarios.some((scenario) => scenario.id === id)) ?? [];
@@ -224,7 +275,12 @@ setTimeout(() => {
 }, budgetMs).unref();
 
 const results = [];
+let multiAnnounced = false;
 for (const scenario of scenarios.filter(({ id }) => only === undefined || only.includes(id))) {
+  if (scenario.id.startsWith('multi-') && !multiAnnounced) {
+    multiAnnounced = true;
+    console.log(`\n=== Multi-worker figures, reported apart from the one-worker tables above: on this ${os.cpus().length}-core machine the load generator and the backend share the cores with the proxy's workers ===`);
+  }
   const header = scenarioHeader(scenario, rounds, seconds);
   if (scenario.needs && !tools[scenario.needs]) {
     console.log(`${header}\nskipped: ${scenario.needs} is not installed (apt-get install ${INSTALL[scenario.needs]})`);
@@ -254,7 +310,7 @@ const report = {
   date: new Date().toISOString(),
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release(), node: process.version, loadAverage: { before: loadBefore, after: os.loadavg() } },
   batonRoot: batonRoot(),
-  settings: { quick, rounds, seconds, connections, streamMiB, tcpClients, warmSeconds: WARM_SECONDS, routes: ROUTES, h2: H2 },
+  settings: { quick, rounds, seconds, connections, streamMiB, tcpClients, warmSeconds: WARM_SECONDS, routes: ROUTES, h2: H2, batonWorkers: 1, multiWorkers: MULTI },
   versions: {
     nginx: version(tools.nginx, ['-v']),
     haproxy: version(tools.haproxy, ['-v']),
@@ -268,8 +324,8 @@ writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nwritten: ${file}`);
 
 // baton first, so it does not log the simulators going away.
-await Promise.all([peers.baton, peers['baton-1k']].filter(Boolean).map((peer) => children.stop(peer.child)));
+await Promise.all([peers.baton, peers['baton-1k'], peers[`baton-w${MULTI}`]].filter(Boolean).map((peer) => children.stop(peer.child)));
 await Promise.all(Object.values(peers).map((peer) => peer.child && children.stop(peer.child)));
 await Promise.all([children.stop(httpBackend), children.stop(tcpBackend)]);
-await Promise.all([sim.close(), routesSim.close()]);
+await Promise.all([sim.close(), routesSim.close(), multiSim.close()]);
 process.exit(0);

@@ -4,7 +4,8 @@
 // each way, close, with BENCH_CONCURRENCY clients for BENCH_SECONDS or BENCH_CONNS connections.
 // Medians, baton / direct and baton's CPU per MiB and per connection. `bench/run.mjs` adds HAProxy.
 // Needs a build; everything listens on 127.0.0.1; children are killed on exit.
-// Knobs: BENCH_ROUNDS (3), BENCH_MB (256), BENCH_SECONDS (3), BENCH_CONNS (5000), BENCH_CONCURRENCY (20), BATON_ROOT.
+// Knobs: BENCH_ROUNDS (3), BENCH_MB (256), BENCH_SECONDS (3), BENCH_CONNS (5000), BENCH_CONCURRENCY (20),
+// BENCH_WORKERS (baton's --workers, 1), BATON_ROOT.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ const mib = Number(process.env.BENCH_MB ?? 256);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const maxConns = Number(process.env.BENCH_CONNS ?? 5000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const workers = Number(process.env.BENCH_WORKERS ?? 1);
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 const children = new Children();
@@ -37,7 +39,7 @@ const { MarathonSim } = await importDist('sim/index.js');
 const sim = new MarathonSim();
 const marathon = await sim.listen(0, '127.0.0.1');
 deployTcpApp(sim, { id: '/bench/tcp', servicePorts: [sinkService, echoService], ports: [sinkPort, echoPort] });
-const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir: tmpDir });
+const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir: tmpDir, workers });
 await waitForEcho(echoService);
 
 const peers = {

@@ -7,9 +7,10 @@ import { deployVhostApp } from './sim-apps.mjs';
 
 /**
  * Starts baton on `httpPort` with its service ports on 127.0.0.1, reading `marathon`; `stateDir`
- * holds its state file. Logs at warn. `nodeArgs` go to node itself (e.g. `--cpu-prof`).
+ * holds its state file. Logs at warn. `nodeArgs` go to node itself (e.g. `--cpu-prof`); `workers`
+ * is `--workers` (0: proxying in the one process; unset: baton's default, one per core).
  */
-export function startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs = [] }) {
+export function startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs = [], workers }) {
   const root = batonRoot();
   const args = [
     ...nodeArgs,
@@ -20,15 +21,17 @@ export function startBaton(children, { marathon, httpPort, adminPort, stateDir, 
     '--service-bind', '127.0.0.1',
     '--state-file', join(stateDir, 'baton-state.json'),
     '--log-level', 'warn',
+    ...(workers === undefined ? [] : ['--workers', String(workers)]),
   ];
   return children.spawn(process.execPath, args, { cwd: root });
 }
 
 /**
  * The set-up the quick HTTP benchmarks share: the tiny backend, the simulator deploying one app
- * at `vhost` on it, and baton routing to it, each answering before this resolves.
+ * at `vhost` on it, and baton routing to it, each answering before this resolves. baton proxies
+ * in its one process by default (`workers: 0`), so a CPU profile is the proxy's own.
  */
-export async function startVhostBench(children, { vhost, stateDir, nodeArgs = [] }) {
+export async function startVhostBench(children, { vhost, stateDir, nodeArgs = [], workers = 0 }) {
   const [backendPort, httpPort, adminPort] = await freePorts(3);
   const backend = children.fork(fileURLToPath(new URL('../tiny-backend.mjs', import.meta.url)), [String(backendPort)]);
   await waitForHttp(`http://127.0.0.1:${backendPort}/`);
@@ -36,7 +39,7 @@ export async function startVhostBench(children, { vhost, stateDir, nodeArgs = []
   const sim = new MarathonSim();
   const marathon = await sim.listen(0, '127.0.0.1');
   deployVhostApp(sim, { id: '/bench/app', vhost, port: backendPort });
-  const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs });
+  const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs, workers });
   await waitForHttp(`http://127.0.0.1:${httpPort}/`, { host: vhost });
   return { backend, backendPort, sim, baton, httpPort };
 }

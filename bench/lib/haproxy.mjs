@@ -1,4 +1,4 @@
-// HAProxy as a peer: one thread, mode http with keep-alive and `http-reuse always`, no logging;
+// HAProxy as a peer: one thread (unless `threads` says more), mode http with keep-alive and `http-reuse always`, no logging;
 // `mode tcp` listeners for the TCP scenarios.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * `vhost` on `httpPort` (HTTP/1.1) and `h2Port` (h2c) to the backend, any other host 404 (as in
  * baton); each `tcp` entry { port, target } a plain TCP listener.
  */
-export function haproxyConfig({ httpPort, h2Port, backendPort, vhost, tcp }) {
+export function haproxyConfig({ httpPort, h2Port, backendPort, vhost, tcp, threads = 1 }) {
   const listeners = tcp.map(
     ({ port, target }, i) => `
 listen tcp${i}
@@ -17,7 +17,7 @@ listen tcp${i}
 `,
   );
   return `global
-  nbthread 1
+  nbthread ${threads}
 
 defaults
   mode http
@@ -39,7 +39,7 @@ backend app
 ${listeners.join('')}`;
 }
 
-/** Writes the config and starts HAProxy in the foreground (one process, one thread); returns both. */
+/** Writes the config and starts HAProxy in the foreground (one process, `threads` threads, 1 unless given); returns both. */
 export function startHaproxy(children, haproxy, options) {
   const dir = join(options.dir, 'haproxy');
   mkdirSync(dir, { recursive: true });

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 /**
  * Config for `vhost` on `httpPort` (HTTP/1.1) and `h2Port` (h2c, prior knowledge) proxied to the
  * backend; any other host gets 404, as in baton. Up to 128 idle upstream connections are kept (the
- * size of baton's pool). Everything else not said below is nginx's default.
+ * size of baton's pool). `workers`: worker_processes (1). Everything else not said below is nginx's default.
  */
-export function nginxConfig({ dir, httpPort, h2Port, backendPort, vhost }) {
+export function nginxConfig({ dir, httpPort, h2Port, backendPort, vhost, workers = 1 }) {
   const temp = (name) => join(dir, name);
   return `daemon off;
 master_process on;
-worker_processes 1;
+worker_processes ${workers};
 pid ${temp('nginx.pid')};
 error_log stderr warn;
 events { worker_connections 4096; }
@@ -50,7 +50,7 @@ http {
 `;
 }
 
-/** Writes the config and starts nginx in the foreground (master + 1 worker); returns both. */
+/** Writes the config and starts nginx in the foreground (master + `workers` workers, 1 unless given); returns both. */
 export function startNginx(children, nginx, options) {
   const dir = join(options.dir, 'nginx');
   mkdirSync(dir, { recursive: true });
