@@ -8,9 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { startVhostBench } from './lib/baton.mjs';
 import { Children } from './lib/children.mjs';
-import { autocannonLoad } from './lib/http-load.mjs';
-import { formatTable, scenarioHeader, summarize } from './lib/report.mjs';
-import { runRounds } from './lib/rounds.mjs';
+import { compareKeepAlive } from './lib/keep-alive-compare.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -24,18 +22,7 @@ process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
 const { backend, backendPort, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir });
 
 const peers = { direct: { pid: null, http: backendPort }, baton: { pid: baton.pid, http: httpPort } };
-const scenario = {
-  id: 'http1-small',
-  title: 'HTTP/1.1 keep-alive, small response',
-  how: `autocannon -c ${connections}`,
-  rateLabel: 'req/s',
-  cpuLabel: 'CPU us/req',
-  backendPid: backend.pid,
-  run: (peer, s) => autocannonLoad({ url: `http://127.0.0.1:${peer.http}/`, connections, seconds: s, headers: { host: VHOST } }),
-};
-const log = (line) => process.stderr.write(`${line}\n`);
-const runs = await runRounds({ scenario, peers, names: ['direct', 'baton'], rounds, seconds, warmSeconds: 1, log });
-console.log(`${scenarioHeader(scenario, rounds, seconds)}\n${formatTable(scenario, summarize(runs, ['direct']), ['direct'])}`);
+await compareKeepAlive({ id: 'http1-small', title: 'HTTP/1.1 keep-alive, small response', peers, names: ['direct', 'baton'], backendPid: backend.pid, vhost: VHOST, connections, rounds, seconds });
 
 await children.stop(baton); // first, so it does not log the simulator going away
 await children.stop(backend);

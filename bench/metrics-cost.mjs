@@ -12,11 +12,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Children } from './lib/children.mjs';
-import { autocannonLoad } from './lib/http-load.mjs';
+import { compareKeepAlive } from './lib/keep-alive-compare.mjs';
 import { freePorts, waitForHttp } from './lib/net.mjs';
-import { formatTable, scenarioHeader, summarize } from './lib/report.mjs';
 import { importDist } from './lib/root.mjs';
-import { runRounds } from './lib/rounds.mjs';
 
 const VHOST = 'bench.local';
 
@@ -76,19 +74,17 @@ if (process.argv[2] === 'serve') {
   await waitForHttp(`http://127.0.0.1:${backendPort}/`);
   for (const peer of Object.values(peers)) await waitForHttp(`http://127.0.0.1:${peer.http}/`, { host: VHOST });
 
-  const scenario = {
+  await compareKeepAlive({
     id: 'metrics-cost',
     title: 'HTTP/1.1 keep-alive, small response: per-route metrics off, on, on + access log (every request, to a file)',
-    how: `autocannon -c ${connections}`,
-    rateLabel: 'req/s',
-    cpuLabel: 'CPU us/req',
+    peers,
+    names: ['off', 'on', 'on+log'],
     backendPid: backend.pid,
-    run: (peer, s) => autocannonLoad({ url: `http://127.0.0.1:${peer.http}/`, connections, seconds: s, headers: { host: VHOST } }),
-  };
-  const log = (line) => process.stderr.write(`${line}\n`);
-  const names = ['off', 'on', 'on+log'];
-  const runs = await runRounds({ scenario, peers, names, rounds, seconds, warmSeconds: 1, log });
-  console.log(`${scenarioHeader(scenario, rounds, seconds)}\n${formatTable(scenario, summarize(runs, ['off']), ['off'])}`);
+    vhost: VHOST,
+    connections,
+    rounds,
+    seconds,
+  });
 
   for (const child of Object.values(processes)) await children.stop(child);
   await children.stop(backend);
