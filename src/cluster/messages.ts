@@ -3,6 +3,7 @@ import type { RuntimeStatus } from '../admin/routes-view.js';
 import type { Config } from '../config/schema.js';
 import type { TableParts } from '../routing/routing-table.js';
 import type { RoutingTable } from '../routing/types.js';
+import { tableDelta, type TableDelta } from './table-delta.js';
 
 /**
  * What the primary and its proxy workers say to each other over the cluster IPC channel
@@ -12,8 +13,10 @@ import type { RoutingTable } from '../routing/types.js';
 export type ToWorker =
   /** First message: the config to build the data path from (credentials removed) and the worker's slot. */
   | { readonly type: 'start'; readonly config: Config; readonly index: number }
-  /** The live table; sent on every swap and once after `start`. */
+  /** The whole live table: once after `start`, and again when the worker asks (`table-resync`). */
   | { readonly type: 'table'; readonly version: number; readonly parts: TableParts }
+  /** Every swap: what changed since the table of version `delta.base`. */
+  | { readonly type: 'table-delta'; readonly delta: TableDelta }
   /** Open the entry points (the first full sync is done). */
   | { readonly type: 'listen' }
   | { readonly type: 'request'; readonly id: number; readonly what: 'runtime' | 'metrics' }
@@ -31,12 +34,29 @@ export type FromWorker =
   | { readonly type: 'listening'; readonly addresses: EntryAddresses }
   | { readonly type: 'listen-failed'; readonly error: string }
   | { readonly type: 'table-applied'; readonly version: number }
+  /** A delta did not follow the worker's table: it needs the whole table. */
+  | { readonly type: 'table-resync'; readonly version: number }
   | { readonly type: 'reply'; readonly id: number; readonly body: RuntimeStatus | object[] };
 
 /** A table as a message: its parts only (the lookup indexes are rebuilt by the worker). */
 export function tableMessage(table: RoutingTable): ToWorker {
   const { routes, portRoutes, tlsRoutes, disabled, certificates } = table;
   return { type: 'table', version: table.version, parts: { routes, portRoutes, tlsRoutes, disabled, certificates } };
+}
+
+/**
+ * The primary's side of table messages: each swap becomes a delta from the table it last saw (the
+ * holder's previous one), so a task event sends one route, not the whole table.
+ */
+export class TableSender {
+  #last: RoutingTable | undefined;
+
+  /** The message for a newly swapped-in table: a delta when a previous table was seen, else the whole table. */
+  next(table: RoutingTable): ToWorker {
+    const last = this.#last;
+    this.#last = table;
+    return last === undefined ? tableMessage(table) : { type: 'table-delta', delta: tableDelta(last, table) };
+  }
 }
 
 /** The config a worker gets: what the data path needs, without the control plane's credentials. */

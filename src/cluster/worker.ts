@@ -6,10 +6,23 @@ import { createMetrics } from '../observability/metrics.js';
 import { createRoutingTable, emptyTable } from '../routing/routing-table.js';
 import type { RoutingTable, TableSource } from '../routing/types.js';
 import type { FromWorker, ToWorker } from './messages.js';
+import { PatchedTable, type TableDelta } from './table-delta.js';
 
-/** The table a worker proxies with: replaced whole by each message from the primary. */
+/** The table a worker proxies with: a whole table from the primary, patched by each delta after it. */
 class ReceivedTables implements TableSource {
-  current: RoutingTable = emptyTable();
+  #patched = new PatchedTable(emptyTable());
+
+  get current(): RoutingTable {
+    return this.#patched.current;
+  }
+
+  replace(table: RoutingTable): void {
+    this.#patched = new PatchedTable(table);
+  }
+
+  apply(delta: TableDelta): RoutingTable | undefined {
+    return this.#patched.apply(delta);
+  }
 }
 
 /**
@@ -55,7 +68,19 @@ export function runWorker(): void {
         break;
       case 'table': {
         const table = createRoutingTable(message.version, message.parts);
-        tables.current = table;
+        tables.replace(table);
+        dataPath?.onSwap(table);
+        send({ type: 'table-applied', version: table.version });
+        break;
+      }
+      case 'table-delta': {
+        // A delta sent before the whole table the worker asked for: that table is newer.
+        if (message.delta.version <= tables.current.version) break;
+        const table = tables.apply(message.delta);
+        if (table === undefined) {
+          send({ type: 'table-resync', version: tables.current.version });
+          break;
+        }
         dataPath?.onSwap(table);
         send({ type: 'table-applied', version: table.version });
         break;

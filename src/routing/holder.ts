@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { emptyTable } from './routing-table.js';
-import { countBackends, SwapHistory, type SwapRecord } from './swap-history.js';
+import { countBackendsSince, SwapHistory, type SwapRecord } from './swap-history.js';
 import { sameTable } from './table-equal.js';
 import type { DisabledRoute, RoutingTable, TableSource } from './types.js';
 
@@ -40,6 +40,8 @@ export class TableHolder implements TableSource {
   #lastBuildAt = -Infinity;
   /** How long the last rebuild took, swap included (ms). */
   #lastCostMs = 0;
+  /** Backends in the current table. */
+  #backends = 0;
   readonly #history = new SwapHistory();
   readonly #build: (version: number) => RoutingTable;
   readonly #coalesceMs: number;
@@ -97,7 +99,8 @@ export class TableHolder implements TableSource {
     this.#metrics.tableBuildSeconds.observe(buildMs / 1000);
     if (sameTable(current, next)) return false;
     this.#table = next;
-    this.#history.record(current, next, buildMs);
+    this.#backends = countBackendsSince(current, this.#backends, next);
+    this.#history.record(current, next, buildMs, this.#backends);
     this.#setGauges(next);
     this.#reportNewlyDisabled(current, next);
     this.#logger.debug(
@@ -134,7 +137,7 @@ export class TableHolder implements TableSource {
     m.tableRoutes.set({ kind: 'tcp' }, table.portRoutes.filter((r) => r.protocol === 'tcp').length);
     m.tableRoutes.set({ kind: 'udp' }, table.portRoutes.filter((r) => r.protocol === 'udp').length);
     m.tableRoutes.set({ kind: 'tls' }, table.tlsRoutes.length);
-    m.tableBackends.set(countBackends(table));
+    m.tableBackends.set(this.#backends);
   }
 
   /** Each disabled route is logged once, when it first appears (not on every rebuild). */

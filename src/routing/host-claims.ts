@@ -73,7 +73,7 @@ export function groupByHosts<U extends HostClaim>(units: readonly U[], scope: Cl
 }
 
 /** The backends and statuses of several claims as one stable list each: app, then task order. */
-export function sharedBackends(units: readonly HostClaim[]): { backends: readonly Backend[]; status: readonly BackendStatus[] } {
+export function sharedBackends(units: readonly Pick<HostClaim, 'backends' | 'status'>[]): { backends: readonly Backend[]; status: readonly BackendStatus[] } {
   if (units.length === 1) return { backends: units[0]!.backends, status: units[0]!.status };
   return { backends: units.flatMap((u) => u.backends).sort(byTask), status: units.flatMap((u) => u.status).sort(byTask) };
 }

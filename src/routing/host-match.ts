@@ -79,30 +79,34 @@ export class HostMap<T> {
   }
 }
 
-/** HTTP routes by host, each host's list longest path first. */
+/**
+ * HTTP routes by host, each host's list longest path first. It holds positions in the table's
+ * route list, not the routes: a table whose routes differ only in their backends shares the
+ * index of the table it was derived from (see `deriveRoutingTable`).
+ */
 export class HostIndex {
-  readonly #hosts = new HostMap<HttpRoute[]>();
+  readonly #hosts = new HostMap<number[]>();
 
   constructor(routes: readonly HttpRoute[]) {
-    for (const route of routes) {
+    for (const [i, route] of routes.entries()) {
       for (const pattern of route.hosts) {
         const list = this.#hosts.get(pattern);
-        if (list === undefined) this.#hosts.set(pattern, [route]);
-        else list.push(route);
+        if (list === undefined) this.#hosts.set(pattern, [i]);
+        else list.push(i);
       }
     }
-    for (const list of this.#hosts.values()) list.sort((a, b) => b.path.length - a.path.length);
+    for (const list of this.#hosts.values()) list.sort((a, b) => routes[b]!.path.length - routes[a]!.path.length || a - b);
   }
 
   /** The most specific host level that knows this host decides alone, by its longest matching path. */
-  lookup(rawHost: string | undefined, path: string): HttpRoute | undefined {
+  lookup(routes: readonly HttpRoute[], rawHost: string | undefined, path: string): HttpRoute | undefined {
     const host = normalizeHost(rawHost);
     if (host === undefined) return undefined;
-    const routes = this.#hosts.match(host);
-    if (routes === undefined) return undefined;
+    const positions = this.#hosts.match(host);
+    if (positions === undefined) return undefined;
     // Route paths hold no `?`, so a plain prefix never reaches into the query string.
-    for (let i = 0; i < routes.length; i++) {
-      const route = routes[i]!;
+    for (let i = 0; i < positions.length; i++) {
+      const route = routes[positions[i]!]!;
       if (path.startsWith(route.path)) return route;
     }
     return undefined;

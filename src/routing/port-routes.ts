@@ -15,6 +15,8 @@ export interface PortUnit {
 export interface PortRoutes {
   /** In protocol, then port order. */
   readonly routes: PortRoute[];
+  /** The unit of each route, by route position. */
+  readonly members: PortUnit[][];
   readonly disabled: DisabledRoute[];
 }
 
@@ -23,7 +25,7 @@ export interface PortRoutes {
  * (then port index) keeps it, whatever order they came in; tcp and udp on one number both live.
  */
 export function portRoutes(units: readonly PortUnit[]): PortRoutes {
-  const owners = new Map<string, PortRoute>();
+  const owners = new Map<string, { route: PortRoute; unit: PortUnit }>();
   const disabled: DisabledRoute[] = [];
   for (const unit of [...units].sort((a, b) => compare(a.appId, b.appId) || a.portIndex - b.portIndex)) {
     const key = `${unit.protocol} ${unit.port}`;
@@ -32,11 +34,11 @@ export function portRoutes(units: readonly PortUnit[]): PortRoutes {
       disabled.push({
         appId: unit.appId,
         portIndex: unit.portIndex,
-        reason: `${unit.protocol} port ${unit.port} is already routed to ${owner.id}: expected a port no other app claims (BATON_${unit.portIndex}_PORT or another service port)`,
+        reason: `${unit.protocol} port ${unit.port} is already routed to ${owner.route.id}: expected a port no other app claims (BATON_${unit.portIndex}_PORT or another service port)`,
       });
       continue;
     }
-    owners.set(key, {
+    const route: PortRoute = {
       id: `${unit.appId}:${unit.portIndex}`,
       appIds: [unit.appId],
       protocol: unit.protocol,
@@ -45,8 +47,9 @@ export function portRoutes(units: readonly PortUnit[]): PortRoutes {
       status: unit.status,
       policy: unit.policy,
       cursor: 0,
-    });
+    };
+    owners.set(key, { route, unit });
   }
-  const routes = [...owners.values()].sort((a, b) => compare(a.protocol, b.protocol) || a.port - b.port);
-  return { routes, disabled };
+  const owned = [...owners.values()].sort((a, b) => compare(a.route.protocol, b.route.protocol) || a.route.port - b.route.port);
+  return { routes: owned.map((o) => o.route), members: owned.map((o) => [o.unit]), disabled };
 }

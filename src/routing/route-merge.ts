@@ -14,6 +14,8 @@ export interface RouteUnit extends HostClaim {
 
 export interface MergedRoutes {
   readonly routes: HttpRoute[];
+  /** The units each route is made of, by route position (what a rebuild of its backends reads). */
+  readonly members: RouteUnit[][];
   readonly disabled: DisabledRoute[];
 }
 
@@ -32,6 +34,7 @@ export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
     id: (u) => (u.multiPath ? `${u.appId}:${u.portIndex}:${u.path}` : `${u.appId}:${u.portIndex}`),
   });
   const routes: HttpRoute[] = [];
+  const members: RouteUnit[][] = [];
   for (const { id, units: group } of groups) {
     const first = group[0]!;
     const agreeing = group.filter((u) => u.backendProtocol === first.backendProtocol);
@@ -55,6 +58,7 @@ export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
       ...sharedBackends(agreeing),
       cursor: 0,
     });
+    members.push(agreeing);
   }
-  return { routes, disabled };
+  return { routes, members, disabled };
 }

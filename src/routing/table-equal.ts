@@ -1,11 +1,18 @@
+import { replacedSince } from './routing-table.js';
 import type { Backend, BackendPolicy, BackendStatus, BreakerPolicy, DisabledRoute, HttpRoute, PortRoute, RoutePanic, RoutingTable, TimeoutPolicy, TlsRoute } from './types.js';
 
 /**
  * Whether two tables route the same way and report the same: every route of every kind (ids,
  * apps, hosts, paths, ports, options, backends, statuses), disabled reasons and certificates, in
  * order; policies; backend ids and weights; panic routing. Version, build time and cursors do not count.
+ * A route object both tables share (a table derived from another) is the same without a look inside.
  */
 export function sameTable(a: RoutingTable, b: RoutingTable): boolean {
+  const replaced = replacedSince(a, b);
+  // Derived from a: everything else is a's own objects.
+  if (replaced !== undefined) {
+    return sameAt(a.routes, replaced.routes, sameHttpRoute) && sameAt(a.portRoutes, replaced.portRoutes, samePortRoute) && sameAt(a.tlsRoutes, replaced.tlsRoutes, sameTlsRoute);
+  }
   return (
     sameList(a.routes, b.routes, sameHttpRoute) &&
     sameList(a.portRoutes, b.portRoutes, samePortRoute) &&
@@ -15,9 +22,10 @@ export function sameTable(a: RoutingTable, b: RoutingTable): boolean {
   );
 }
 
-function sameHttpRoute(a: HttpRoute, b: HttpRoute): boolean {
+export function sameHttpRoute(a: HttpRoute, b: HttpRoute): boolean {
   return (
-    a.id === b.id &&
+    a === b ||
+    (a.id === b.id &&
     a.path === b.path &&
     a.redirectToHttps === b.redirectToHttps &&
     a.hsts === b.hsts &&
@@ -27,33 +35,35 @@ function sameHttpRoute(a: HttpRoute, b: HttpRoute): boolean {
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
     sameList(a.status, b.status, sameStatus) &&
-    samePanic(a.panic, b.panic)
+    samePanic(a.panic, b.panic))
   );
 }
 
-function samePortRoute(a: PortRoute, b: PortRoute): boolean {
+export function samePortRoute(a: PortRoute, b: PortRoute): boolean {
   return (
-    a.id === b.id &&
+    a === b ||
+    (a.id === b.id &&
     a.protocol === b.protocol &&
     a.port === b.port &&
     samePolicy(a.policy, b.policy) &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
     sameList(a.status, b.status, sameStatus) &&
-    samePanic(a.panic, b.panic)
+    samePanic(a.panic, b.panic))
   );
 }
 
-function sameTlsRoute(a: TlsRoute, b: TlsRoute): boolean {
+export function sameTlsRoute(a: TlsRoute, b: TlsRoute): boolean {
   return (
-    a.id === b.id &&
+    a === b ||
+    (a.id === b.id &&
     a.port === b.port &&
     samePolicy(a.policy, b.policy) &&
     sameList(a.appIds, b.appIds, same) &&
     sameList(a.hosts, b.hosts, same) &&
     sameList(a.backends, b.backends, sameBackend) &&
     sameList(a.status, b.status, sameStatus) &&
-    samePanic(a.panic, b.panic)
+    samePanic(a.panic, b.panic))
   );
 }
 
@@ -98,6 +108,11 @@ function sameDisabled(a: DisabledRoute, b: DisabledRoute): boolean {
 
 function same<T extends string | number>(a: T, b: T): boolean {
   return a === b;
+}
+
+function sameAt<T>(list: readonly T[], replaced: ReadonlyMap<number, T> | undefined, eq: (x: T, y: T) => boolean): boolean {
+  for (const [i, item] of replaced ?? []) if (!eq(list[i]!, item)) return false;
+  return true;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean {

@@ -8,6 +8,8 @@ export interface TlsUnit extends HostClaim {
 
 export interface TlsRoutes {
   readonly routes: TlsRoute[];
+  /** The units each route is made of, by route position. */
+  readonly members: TlsUnit[][];
   readonly disabled: DisabledRoute[];
 }
 
@@ -51,5 +53,5 @@ export function tlsRoutes(units: readonly TlsUnit[], portRoutes: readonly PortRo
       cursor: 0,
     };
   });
-  return { routes, disabled };
+  return { routes, members: grouped.groups.map((g) => [...g.units]), disabled };
 }

@@ -51,8 +51,11 @@ describe('routing: a storm of task events', () => {
     const second = builder.build([a, appView(b.app, [taskView('/b', 'b1'), taskView('/b', 'b2', { host: 'h2' })])], 2);
     expect(second.lookupHttp('a.com', '/')?.backends).toBe(first.lookupHttp('a.com', '/')?.backends);
     expect(second.lookupHttp('b.com', '/')?.backends).toHaveLength(2);
-    // Each table's routes are its own: round robin counts per table.
-    expect(second.lookupHttp('a.com', '/')).not.toBe(first.lookupHttp('a.com', '/'));
+    // An unchanged route is the same object, so its round robin goes on where it was; a changed
+    // route is a new one and starts its own count.
+    expect(second.lookupHttp('a.com', '/')).toBe(first.lookupHttp('a.com', '/'));
+    expect(second.lookupHttp('b.com', '/')).not.toBe(first.lookupHttp('b.com', '/'));
+    expect(second.lookupHttp('b.com', '/')?.cursor).toBe(0);
   });
 });
 
