@@ -66,6 +66,12 @@ async function start(workers: number, opts: { file?: object; backend?: TestBacke
   };
 }
 
+/** Every worker listening has applied the primary's current table. */
+function everyWorkerCurrent(health: any): boolean {
+  const list = health.workers.list as { state: string; tableVersion: number }[];
+  return list.length === health.workers.configured && list.every((w) => w.state === 'listening' && w.tableVersion === health.table.version);
+}
+
 describe('proxy workers (--workers N)', () => {
   it('serves from every worker with one Marathon event stream, and merges their metrics', async () => {
     const b = await start(2);
@@ -80,7 +86,9 @@ describe('proxy workers (--workers N)', () => {
     cleanup.push(() => api.close());
     b.sim.deployApp({ id: '/api' });
     b.sim.startTask('/api', { host: '127.0.0.1', ports: [api.port] });
+    // Each worker applies the new table on its own (a few ms apart): wait for all of them.
     await waitFor(async () => (await b.get('api')).status === 200, 'api routable', 10_000, 20);
+    await waitFor(async () => everyWorkerCurrent(await b.health()), 'every worker on the new table', 10_000, 20);
     for (let i = 0; i < 10; i++) expect(await b.get('api')).toEqual({ status: 200, body: 'api' });
 
     const metrics = await (await fetch(`${b.admin}/metrics`)).text();
@@ -132,8 +140,7 @@ describe('proxy workers (--workers N)', () => {
     b.sim.deployApp({ id: '/api' });
     b.sim.startTask('/api', { host: '127.0.0.1', ports: [api.port] });
     await waitFor(async () => (await b.get('api')).status === 200, 'api routable', 10_000, 20);
-    const health = await b.health();
-    expect(health.workers.list.map((w: { tableVersion: number }) => w.tableVersion)).toEqual([health.table.version, health.table.version]);
+    await waitFor(async () => everyWorkerCurrent(await b.health()), 'every worker, the replacement too, on the new table', 10_000, 20);
     const okAfter = ok;
     await waitFor(() => ok > okAfter + 200, 'traffic after the replacement', 15_000, 10);
     stop = true;
@@ -200,9 +207,9 @@ describe('proxy workers (--workers N)', () => {
     const reloaded = await logged(b.cli, 'config reloaded');
     expect(reloaded.applied).toEqual(['server']);
     await waitFor(async () => (await b.get('web', '/', big)).status === 431, 'new header limit', 10_000, 20);
-    const after = (await b.health()).workers;
-    expect(after.running).toBe(2);
-    expect(after.list.some((w: { pid: number }) => pids.includes(w.pid))).toBe(false);
+    // The old generation drains: its idle keep-alive connections end at their timeout.
+    await waitFor(async () => !(await b.health()).workers.list.some((w: { pid: number }) => pids.includes(w.pid)), 'old workers gone', 15_000, 50);
+    expect((await b.health()).workers.running).toBe(2);
     expect(await b.get('web')).toEqual({ status: 200, body: 'web' });
 
     // Not JSON: logged with the reason, nothing changes.
