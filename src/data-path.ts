@@ -17,9 +17,11 @@ import { createTcpHandler } from './proxy/tcp.js';
 import { CertStore } from './proxy/tls/cert-store.js';
 import { TlsPassthrough } from './proxy/tls/passthrough.js';
 import { UdpProxy } from './proxy/udp.js';
+import { replacedSince, type RouteReplacements } from './routing/routing-table.js';
 import type { RoutingTable, TableSource } from './routing/types.js';
 import { H2cSessions } from './upstream/h2c-sessions.js';
-import { backendApps, backendPolicies, UpstreamRegistry } from './upstream/registry.js';
+import { UpstreamRegistry } from './upstream/registry.js';
+import { TableBackends } from './upstream/table-backends.js';
 
 /** Internal switches, not user settings. */
 export interface DataPathOptions {
@@ -37,7 +39,16 @@ function routeIds(table: RoutingTable): Set<string> {
   return ids;
 }
 
-/** `/routes` run-time data: the listeners and certificates, and the live state of each backend that has had traffic. */
+/** Whether a derived table's replaced routes open or close a service listener (a port or protocol that moved). */
+function movesListener(before: RoutingTable, replaced: RouteReplacements): boolean {
+  for (const [i, route] of replaced.portRoutes ?? []) {
+    const old = before.portRoutes[i];
+    if (old?.port !== route.port || old.protocol !== route.protocol) return true;
+  }
+  for (const [i, route] of replaced.tlsRoutes ?? []) if (before.tlsRoutes[i]?.port !== route.port) return true;
+  return false;
+}
+
 /**
  * Everything on the data path, built from the config around one table source: the HTTP entry
  * point (HTTP/1.1 and h2c), the optional HTTPS entry point (TLS, h2, passthrough by SNI), the
@@ -55,6 +66,9 @@ export class DataPath {
   private readonly accessLog: AccessLog | null;
   private readonly routeStats: RouteStatsTable;
   private readonly backendStats: BackendStatsTable;
+  private readonly backends = new TableBackends();
+  /** The table of the last `onSwap`. */
+  private previous: RoutingTable | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -130,13 +144,34 @@ export class DataPath {
 
   /**
    * A new table is live: release backends that left, follow its service ports and certificates,
-   * and drop the metric series of routes and backends that left.
+   * and drop the metric series of routes and backends that left. A table derived from the last
+   * one (a task event) costs the routes it replaced; any other, the whole table.
    */
   onSwap(table: RoutingTable): void {
-    const policies = backendPolicies(table);
-    this.routeStats.retain(routeIds(table));
+    const previous = this.previous;
+    if (table === previous) return;
+    this.previous = table;
+    const replaced = previous && replacedSince(previous, table);
+    const changed = previous && replaced && this.backends.follow(previous, replaced);
+    if (!previous || !replaced || !changed) {
+      this.swapWhole(table);
+      return;
+    }
+    const { policies, apps } = this.backends;
+    // Route ids stay at their positions in a derived table: the route series stay as they are.
     // Before the registry, which tells the breaker states of the backends it keeps.
-    this.backendStats.retain(backendApps(table));
+    this.backendStats.retainChanged(apps, changed);
+    this.upstreams.retainChanged(policies, changed);
+    this.h2cSessions.retainChanged(policies, changed);
+    if (movesListener(previous, replaced)) this.services.reconcile(table);
+    if (table.certificates !== previous.certificates) this.certs?.setExtraFiles(table.certificates);
+  }
+
+  private swapWhole(table: RoutingTable): void {
+    this.backends.rebuild(table);
+    const { policies, apps } = this.backends;
+    this.routeStats.retain(routeIds(table));
+    this.backendStats.retain(apps);
     this.upstreams.retain(policies);
     this.h2cSessions.retain(policies);
     this.services.reconcile(table);
@@ -156,6 +191,7 @@ export class DataPath {
     return { http, https: await listen(this.https.server, this.config.https.host, this.config.https.port) };
   }
 
+  /** `/routes` run-time data: the listeners and certificates, and the live state of each backend that has had traffic. */
   runtime(): RuntimeStatus {
     return { listeners: this.services.status(), ...(this.certs && { certificates: this.certs.status() }), backends: this.upstreams.snapshot() };
   }

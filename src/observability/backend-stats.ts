@@ -57,9 +57,20 @@ export class BackendStatsTable {
    */
   retain(apps: ReadonlyMap<string, string>): void {
     for (const address of this.entries.keys()) if (!apps.has(address)) this.entries.delete(address);
-    for (const [address, app] of apps) {
-      // An address now serving another app (a task port reused) starts over.
-      if (this.entries.get(address)?.app !== app) this.entries.set(address, { app, errors: new Map(), breaker: BREAKER_STATE.closed });
+    for (const [address, app] of apps) this.follow(address, app);
+  }
+
+  /** As `retain`, when only the backends at `changed` may have come, left or changed app since the last call. */
+  retainChanged(apps: ReadonlyMap<string, string>, changed: Iterable<string>): void {
+    for (const address of changed) {
+      const app = apps.get(address);
+      if (app === undefined) this.entries.delete(address);
+      else this.follow(address, app);
     }
+  }
+
+  private follow(address: string, app: string): void {
+    // An address now serving another app (a task port reused) starts over.
+    if (this.entries.get(address)?.app !== app) this.entries.set(address, { app, errors: new Map(), breaker: BREAKER_STATE.closed });
   }
 }

@@ -48,12 +48,13 @@ export class H2cSessions {
 
   /** Closes (gracefully) the sessions of every address not in `addresses` (a set, or the registry's policy map). */
   retain(addresses: { has(address: string): boolean }): void {
-    for (const [address, session] of this.sessions) {
-      if (!addresses.has(address)) {
-        this.sessions.delete(address);
-        session.close();
-      }
-    }
+    for (const address of this.sessions.keys()) if (!addresses.has(address)) this.drop(address);
+  }
+
+  /** As `retain`, when only the backends at `changed` may have left since the last call. */
+  retainChanged(addresses: { has(address: string): boolean }, changed: Iterable<string>): void {
+    if (this.sessions.size === 0) return;
+    for (const address of changed) if (!addresses.has(address)) this.drop(address);
   }
 
   /** Closes every session, waiting for the streams in flight to finish. */
@@ -70,6 +71,13 @@ export class H2cSessions {
           }),
       ),
     );
+  }
+
+  private drop(address: string): void {
+    const session = this.sessions.get(address);
+    if (session === undefined) return;
+    this.sessions.delete(address);
+    session.close();
   }
 
   private open(address: string, timeoutMs: number): ClientHttp2Session {

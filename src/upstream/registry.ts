@@ -58,17 +58,6 @@ export function backendPolicies(table: RoutingTable): Map<string, BackendPolicy>
   return policies;
 }
 
-/** The app id of each backend address of `table` (the first route listing it, as `backendPolicies`). */
-export function backendApps(table: RoutingTable): Map<string, string> {
-  const apps = new Map<string, string>();
-  for (const routes of [table.routes, table.portRoutes, table.tlsRoutes]) {
-    for (const route of routes) {
-      for (const backend of route.backends) if (!apps.has(backend.address)) apps.set(backend.address, backend.appId);
-    }
-  }
-  return apps;
-}
-
 function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   const ra = a.responseCodeRatio;
   const rb = b.responseCodeRatio;
@@ -225,21 +214,18 @@ export class UpstreamRegistry implements PickContext {
    */
   retain(policies: ReadonlyMap<string, BackendPolicy>): void {
     this.policies = policies;
-    for (const state of this.states.values()) {
-      const policy = policies.get(state.address);
-      if (policy === undefined) {
-        this.leave(state);
-        continue;
-      }
-      if (state.leaving) {
-        state.leaving = false;
-        clearTimeout(state.drainTimer);
-        state.drainTimer = undefined;
-      }
-      const settings = this.breakerSettings(policy);
-      if (!sameSettings(settings, state.breaker.settings)) state.breaker.configure(settings);
-      this.backendStats.breaker(state.address, BREAKER_STATE[state.breaker.state]);
-      if (state.pool !== undefined && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
+    for (const state of this.states.values()) this.follow(state);
+  }
+
+  /**
+   * As `retain`, when only the backends at `changed` may have come, left or changed policy since
+   * the last call (`policies` describes the whole new table): the others are not looked at.
+   */
+  retainChanged(policies: ReadonlyMap<string, BackendPolicy>, changed: Iterable<string>): void {
+    this.policies = policies;
+    for (const address of changed) {
+      const state = this.states.get(address);
+      if (state !== undefined) this.follow(state);
     }
   }
 
@@ -284,6 +270,24 @@ export class UpstreamRegistry implements PickContext {
       failOn5xx: p.failOn5xx ?? d.failOn5xx,
       ...(p.responseCodeRatio !== undefined && { responseCodeRatio: p.responseCodeRatio }),
     };
+  }
+
+  /** Brings one backend's state in line with its policy in the last `retain`. */
+  private follow(state: BackendState): void {
+    const policy = this.policies?.get(state.address);
+    if (policy === undefined) {
+      this.leave(state);
+      return;
+    }
+    if (state.leaving) {
+      state.leaving = false;
+      clearTimeout(state.drainTimer);
+      state.drainTimer = undefined;
+    }
+    const settings = this.breakerSettings(policy);
+    if (!sameSettings(settings, state.breaker.settings)) state.breaker.configure(settings);
+    this.backendStats.breaker(state.address, BREAKER_STATE[state.breaker.state]);
+    if (state.pool !== undefined && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
   }
 
   private leave(state: BackendState): void {
