@@ -19,7 +19,7 @@ const children = new Children();
 const tmpDir = mkdtempSync(join(os.tmpdir(), 'baton-bench-'));
 process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
 
-const { backend, backendPort, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir });
+const { backend, backendPort, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir, workers: Number(process.env.BENCH_WORKERS ?? 0) });
 
 const peers = { direct: { pid: null, http: backendPort }, baton: { pid: baton.pid, http: httpPort } };
 await compareKeepAlive({ id: 'http1-small', title: 'HTTP/1.1 keep-alive, small response', peers, names: ['direct', 'baton'], backendPid: backend.pid, vhost: VHOST, connections, rounds, seconds });
