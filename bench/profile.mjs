@@ -4,7 +4,7 @@
 // by area of code and by function (self time), and keeps the .cpuprofile in bench/results/ for
 // Chrome DevTools. Knobs: PROFILE_SCENARIO (small | 64k | post; small), BENCH_SECONDS (10),
 // BENCH_CONNECTIONS (50), PROFILE_TOP (25), BATON_ROOT.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ const tmpDir = mkdtempSync(join(os.tmpdir(), 'baton-profile-'));
 process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
 const profileDir = join(tmpDir, 'profile');
 
-const { backend, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
+const { backend, sim, baton, httpPort } = await startVhostBench(children, { vhost: VHOST, stateDir: tmpDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir], workers: Number(process.env.BENCH_WORKERS ?? 0) });
 
 const load = (s) =>
   autocannonLoad({ url: `http://127.0.0.1:${httpPort}${scenario.path}`, connections, seconds: s, method: scenario.method, body: scenario.body, headers: { host: VHOST, ...scenario.headers } });
@@ -47,7 +47,10 @@ await children.stop(baton, 15_000); // the profile is written as baton exits
 await children.stop(backend);
 await sim.close();
 
-const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+// With BENCH_WORKERS, the primary and each worker write a profile: the largest is the busiest worker's.
+const file = readdirSync(profileDir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
 if (file === undefined) throw new Error('baton wrote no .cpuprofile');
 const resultsDir = join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
