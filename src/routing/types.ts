@@ -94,8 +94,9 @@ export interface HttpRoute {
   /** Set while the route is in panic routing. */
   readonly panic?: RoutePanic;
   /**
-   * Round-robin position. The only mutable field of a table: it belongs to the route object,
-   * so a new table starts its own count and a request in flight never sees another table's.
+   * Round-robin position. The only mutable field of a table: it belongs to the route object. A
+   * route unchanged by a swap is the same object in the new table, so its count carries on; a
+   * changed route starts its own.
    */
   cursor: number;
 }
