@@ -1,4 +1,5 @@
 import type { MarathonSim } from './marathon-sim.js';
+import { seededRandom } from './seeded-random.js';
 
 export interface EventStormOptions {
   readonly marathon: MarathonSim;
@@ -53,7 +54,7 @@ export class EventStorm {
   private random: () => number;
 
   constructor(private readonly opts: EventStormOptions) {
-    this.random = mulberry32(opts.seed ?? 1);
+    this.random = seededRandom(opts.seed ?? 1);
   }
 
   /** Host headers of the storm's apps. */
@@ -145,16 +146,4 @@ export class EventStorm {
       }
     }
   }
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -17,6 +17,7 @@ import type { Backend, BackendPolicy, HttpRoute, PortRoute, RoutingTable, TlsRou
 import type { BackendState } from '../../src/upstream/backend-state.js';
 import { backendPolicies, type UpstreamRegistry } from '../../src/upstream/registry.js';
 import { TableBackends } from '../../src/upstream/table-backends.js';
+import { seededRandom } from '../../src/sim/seeded-random.js';
 
 const POLICIES: readonly BackendPolicy[] = [
   { balance: 'roundrobin', sticky: false },
@@ -24,17 +25,6 @@ const POLICIES: readonly BackendPolicy[] = [
   { balance: 'p2c', sticky: true, breaker: { errorThresholdPercentage: 10, resetTimeoutMs: 500 } },
 ];
 
-/** mulberry32: a seeded sequence, so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Kind = 'routes' | 'portRoutes' | 'tlsRoutes';
 const KINDS: readonly Kind[] = ['routes', 'portRoutes', 'tlsRoutes'];
@@ -174,7 +164,7 @@ function appsOf(table: RoutingTable): Map<string, string> {
 describe('DataPath.onSwap on derived tables', () => {
   for (const seed of [1, 2, 3]) {
     it(`leaves the registry and the series as the whole-table path does (seed ${seed})`, async () => {
-      const rand = random(seed);
+      const rand = seededRandom(seed);
       const gen = new Generator(rand, [await freePort(), await freePort()]);
       const derivedMetrics = createMetrics();
       const wholeMetrics = createMetrics();

@@ -1,5 +1,9 @@
 import type { Backend, Balance } from '../../../src/routing/types.js';
+import { seededRandom } from '../../../src/sim/seeded-random.js';
 import type { BackendLoad, PickContext, PickRoute } from '../../../src/upstream/balancer.js';
+
+/** A seeded uniform source, so random and p2c tests repeat exactly. */
+export const seeded = seededRandom;
 
 /** n backends of one app (`/blue`: blue.1 on blue-1:8080, ...), each of weight `weight`. */
 export function backendsOf(appId: string, n: number, weight = 1): Backend[] {
@@ -18,17 +22,6 @@ export function routeOf(backends: readonly Backend[], balance: Balance, sticky =
   return { backends, policy: { balance, sticky }, cursor: 0 };
 }
 
-/** A seeded uniform source (mulberry32), so random and p2c tests repeat exactly. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A registry stand-in: backends in `down` are unavailable; loads default to idle and unknown latency. */
 export class FakeRegistry implements PickContext {
