@@ -11,17 +11,18 @@
 // (from the admin API's swap history, whole milliseconds); the rest is reaching the data path
 // (a worker, over IPC) and the next request picking the new backend.
 //   npm run build && node bench/event-to-route.mjs
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { startBaton } from './lib/baton.mjs';
 import { Children } from './lib/children.mjs';
 import { freePorts, waitForHttp } from './lib/net.mjs';
 import { BackendPool } from './lib/pool-client.mjs';
-import { batonRoot, importDist } from './lib/root.mjs';
+import { importDist } from './lib/root.mjs';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 150);
 const GAP_MS = Number(process.env.GAP_MS ?? 100);
@@ -47,19 +48,7 @@ async function run(workers) {
   sim.deployApp({ id, labels: { BATON_0_VHOST: vhost } });
   sim.startTask(id, { host: '127.0.0.1', ports: [await pool.start()] });
   const [httpPort, adminPort] = await freePorts(2);
-  const config = join(dir, 'baton.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      marathon: [marathon],
-      http: `127.0.0.1:${httpPort}`,
-      admin: `127.0.0.1:${adminPort}`,
-      stateFile: join(dir, 'state.json'),
-      logLevel: 'warn',
-      workers,
-    }),
-  );
-  const baton = children.spawn(process.execPath, [join(batonRoot(), 'dist/cli.js'), '--config', config], { cwd: batonRoot() });
+  const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir: dir, workers });
   await waitForHttp(`http://127.0.0.1:${httpPort}/`, { host: vhost });
   const loader = children.fork(fileURLToPath(new URL('./lib/load-child.mjs', import.meta.url)), [
     JSON.stringify({ url: `http://127.0.0.1:${httpPort}/`, connections: 20, seconds: 3600, headers: { host: vhost } }),

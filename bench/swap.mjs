@@ -6,16 +6,17 @@
 // with 2 workers. Reports requests, failed requests, non-2xx (every route always had a healthy
 // backend, so every non-2xx counts), swaps done and p99.
 //   npm run build && node bench/swap.mjs
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { startBaton } from './lib/baton.mjs';
 import { Children } from './lib/children.mjs';
 import { autocannonLoad } from './lib/http-load.mjs';
 import { freePorts, waitForHttp } from './lib/net.mjs';
 import { BackendPool } from './lib/pool-client.mjs';
-import { batonRoot, importDist } from './lib/root.mjs';
+import { importDist } from './lib/root.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const ROUTES = Number(process.env.ROUTES ?? 4);
@@ -46,22 +47,9 @@ async function run(workers) {
     routes.push({ id, vhost, churn: [] });
   }
   const [httpPort, adminPort] = await freePorts(2);
-  const config = join(dir, 'baton.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      marathon: [marathon],
-      http: `127.0.0.1:${httpPort}`,
-      admin: `127.0.0.1:${adminPort}`,
-      serviceBind: '127.0.0.1',
-      stateFile: join(dir, 'state.json'),
-      logLevel: 'warn',
-      workers,
-      // Changes 10 ms apart must each become a swap: the default 20 ms window would gather two.
-      coalesceMs: Math.min(5, TICK_MS / 2),
-    }),
-  );
-  const baton = children.spawn(process.execPath, [join(batonRoot(), 'dist/cli.js'), '--config', config], { cwd: batonRoot() });
+  // Changes 10 ms apart must each become a swap: the default 20 ms window would gather two.
+  const file = { coalesceMs: Math.min(5, TICK_MS / 2) };
+  const baton = startBaton(children, { marathon, httpPort, adminPort, stateDir: dir, workers, file });
   for (const { vhost } of routes) await waitForHttp(`http://127.0.0.1:${httpPort}/`, { host: vhost });
 
   let ticks = 0;

@@ -1,4 +1,5 @@
 // baton as a child process (`node dist/cli.js`) against a simulator running in this process.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts, waitForHttp } from './net.mjs';
@@ -8,13 +9,17 @@ import { deployVhostApp } from './sim-apps.mjs';
 /**
  * Starts baton on `httpPort` with its service ports on 127.0.0.1, reading `marathon`; `stateDir`
  * holds its state file. Logs at warn. `nodeArgs` go to node itself (e.g. `--cpu-prof`); `workers`
- * is `--workers` (0: proxying in the one process; unset: baton's default, one per core).
+ * is `--workers` (0: proxying in the one process; unset: baton's default, one per core); `file`
+ * holds settings that only the config file takes (e.g. `coalesceMs`), written into `stateDir`.
  */
-export function startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs = [], workers }) {
+export function startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs = [], workers, file }) {
   const root = batonRoot();
+  const config = join(stateDir, 'baton.json');
+  if (file !== undefined) writeFileSync(config, JSON.stringify(file));
   const args = [
     ...nodeArgs,
     join(root, 'dist/cli.js'),
+    ...(file === undefined ? [] : ['--config', config]),
     '--marathon', marathon,
     '--http', `127.0.0.1:${httpPort}`,
     '--admin', `127.0.0.1:${adminPort}`,
