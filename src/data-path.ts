@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { RuntimeStatus } from './admin/routes-view.js';
 import type { Config } from './config/schema.js';
@@ -19,6 +19,7 @@ import { TlsPassthrough } from './proxy/tls/passthrough.js';
 import { UdpProxy } from './proxy/udp.js';
 import { replacedSince, type RouteReplacements } from './routing/routing-table.js';
 import type { RoutingTable, TableSource } from './routing/types.js';
+import { closeServer, listen } from './server-lifecycle.js';
 import { H2cSessions } from './upstream/h2c-sessions.js';
 import { UpstreamRegistry } from './upstream/registry.js';
 import { TableBackends } from './upstream/table-backends.js';
@@ -214,17 +215,4 @@ export class DataPath {
     await Promise.all([closed, upstreamsClosed]);
     await this.accessLog?.close();
   }
-}
-
-async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  return server.address() as AddressInfo;
-}
-
-async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = once(server, 'close');
-  server.close();
-  await closed;
 }

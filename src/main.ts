@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
@@ -15,6 +13,7 @@ import { TableHolder } from './routing/holder.js';
 import { RouteWatch } from './routing/route-watch.js';
 import { TableBuilder } from './routing/table.js';
 import type { TableSource } from './routing/types.js';
+import { closeServer, listen } from './server-lifecycle.js';
 import { ClusterState } from './state/cluster-state.js';
 import { HealthJudge } from './state/health.js';
 import { Maintenance } from './state/maintenance.js';
@@ -208,8 +207,8 @@ export async function startBaton(initial: Readonly<Config>, logger: Logger, opts
       };
     },
   });
-  await listen(admin, config.admin.host, config.admin.port);
-  logger.info({ admin: address(admin) }, 'admin API listening');
+  const adminAddress = await listen(admin, config.admin.host, config.admin.port);
+  logger.info({ admin: adminAddress }, 'admin API listening');
   marathon.start();
   mesos?.start();
 
@@ -223,7 +222,7 @@ export async function startBaton(initial: Readonly<Config>, logger: Logger, opts
   entries.catch(() => {});
 
   return {
-    admin: address(admin),
+    admin: adminAddress,
     http: entries.then((a) => a.http),
     https: entries.then((a) => a.https),
     tables,
@@ -261,21 +260,4 @@ export async function startBaton(initial: Readonly<Config>, logger: Logger, opts
       await closeServer(admin);
     },
   };
-}
-
-async function listen(server: Server, host: string, port: number): Promise<void> {
-  server.listen(port, host);
-  await once(server, 'listening');
-}
-
-function address(server: Server): AddressInfo {
-  return server.address() as AddressInfo;
-}
-
-async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = once(server, 'close');
-  server.close();
-  server.closeIdleConnections();
-  await closed;
 }
