@@ -54,6 +54,11 @@ export function runWorker(): void {
     dataPath = new DataPath(config, tables, logger, metrics);
   };
 
+  const swappedIn = (table: RoutingTable): void => {
+    dataPath?.onSwap(table);
+    send({ type: 'table-applied', version: table.version });
+  };
+
   const listen = (): void => {
     dataPath?.listen().then(
       (addresses) => send({ type: 'listening', addresses }),
@@ -69,8 +74,7 @@ export function runWorker(): void {
       case 'table': {
         const table = createRoutingTable(message.version, message.parts);
         tables.replace(table);
-        dataPath?.onSwap(table);
-        send({ type: 'table-applied', version: table.version });
+        swappedIn(table);
         break;
       }
       case 'table-delta': {
@@ -81,8 +85,7 @@ export function runWorker(): void {
           send({ type: 'table-resync', version: tables.current.version });
           break;
         }
-        dataPath?.onSwap(table);
-        send({ type: 'table-applied', version: table.version });
+        swappedIn(table);
         break;
       }
       case 'listen':
