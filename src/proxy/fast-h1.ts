@@ -50,12 +50,7 @@ export class FastH1 {
     this.sockets.add(socket);
     const conn = new FastConnection(this, socket);
     (socket as FastSocket)[CONN] = conn;
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onClose);
-    socket.on('error', onError);
-    socket.on('drain', onDrain);
-    socket.on('timeout', onTimeout);
+    for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
     socket.setTimeout(this.keepAliveTimeoutMs);
     conn.received(bytes);
   }
@@ -63,12 +58,7 @@ export class FastH1 {
   /** Takes the connection off the fast path and gives it, with `bytes`, to node's server. */
   handOff(socket: Socket, bytes: Buffer): void {
     this.sockets.delete(socket);
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('close', onClose);
-    socket.off('error', onError);
-    socket.off('drain', onDrain);
-    socket.off('timeout', onTimeout);
+    for (const [event, listener] of SOCKET_LISTENERS) socket.off(event, listener);
     socket.setTimeout(0);
     (socket as FastSocket)[CONN] = undefined;
     this.toHttp1(socket, bytes);
@@ -119,6 +109,16 @@ function onDrain(this: FastSocket): void {
 function onTimeout(this: FastSocket): void {
   if (this[CONN]?.exchange === null) this.destroy();
 }
+
+/** What a fast connection listens to: `accept` adds them all, `handOff` takes them all off again. */
+const SOCKET_LISTENERS: readonly (readonly [string, (this: FastSocket, ...args: any[]) => void])[] = [
+  ['data', onData],
+  ['end', onEnd],
+  ['close', onClose],
+  ['error', onError],
+  ['drain', onDrain],
+  ['timeout', onTimeout],
+];
 
 function processPending(conn: FastConnection): void {
   conn.processPending();
