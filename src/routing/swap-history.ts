@@ -51,7 +51,7 @@ export function countBackendsSince(before: RoutingTable, beforeCount: number, af
   return n;
 }
 
-export function countBackends(table: RoutingTable): number {
+function countBackends(table: RoutingTable): number {
   let n = 0;
   for (const r of table.routes) n += r.backends.length;
   for (const r of table.portRoutes) n += r.backends.length;
