@@ -171,6 +171,11 @@ export function rewriteRequestHeaders(
   return out;
 }
 
+/** A header from undici (Buffer) or baton's HTTP/1.1 client (string) as a string; latin1 keeps every byte as is, and node writes header strings back as latin1. */
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
 /**
  * Rewrites an upstream response's raw headers (Buffers, as undici hands them) for the client:
  * hop-by-hop headers and those its `Connection` names are dropped; node's server adds its own
@@ -178,18 +183,17 @@ export function rewriteRequestHeaders(
  * With `hsts` (a route with HSTS, answered over TLS), baton's Strict-Transport-Security replaces
  * the backend's.
  */
-export function rewriteResponseHeaders(raw: readonly Buffer[], hsts = false): string[] {
+export function rewriteResponseHeaders(raw: readonly (Buffer | string)[], hsts = false): string[] {
   let out: string[] = [];
   let connection = '';
   for (let i = 0; i < raw.length; i += 2) {
-    // latin1 keeps every byte as is; node writes header strings back as latin1.
-    const name = (raw[i] as Buffer).toString('latin1');
+    const name = latin1(raw[i] as Buffer | string);
     const kind = headerKind(name);
     if (kind === CONNECTION) {
-      const value = (raw[i + 1] as Buffer).toString('latin1');
+      const value = latin1(raw[i + 1] as Buffer | string);
       connection = connection === '' ? value : `${connection},${value}`;
     } else if (kind !== HOP_BY_HOP && kind !== TRANSFER_ENCODING && !(hsts && kind === STRICT_TRANSPORT_SECURITY)) {
-      out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+      out.push(name, latin1(raw[i + 1] as Buffer | string));
     }
   }
   if (connection !== '') out = dropConnectionNamed(out, connection);

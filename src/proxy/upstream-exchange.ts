@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { statusClass, type RouteStats } from '../observability/route-stats.js';
 import type { Backend, HttpRoute, TableSource } from '../routing/types.js';
 import type { BackendState } from '../upstream/backend-state.js';
+import type { H1Pool, H1RequestOptions } from '../upstream/h1-pool.js';
 import type { H2cSessions } from '../upstream/h2c-sessions.js';
 import { stickySetCookie } from '../upstream/sticky.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
@@ -32,6 +33,12 @@ export interface ProxyContext {
   readonly websocketIdleTimeoutMs: number;
   /** Where each request, tunnel and flow is recorded when it ends. */
   readonly observe: Observe;
+}
+
+/** A request as both undici's pools and baton's HTTP/1.1 client take it. */
+interface UpstreamRequest extends H1RequestOptions {
+  readonly headers: string[];
+  readonly body: Readable | null;
 }
 
 /** Methods a request may be replayed with after a reset (RFC 9110 9.2.2; the issue's list). */
@@ -99,7 +106,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
   private resume: (() => void) | null = null;
   private route: HttpRoute | null = null;
   private stickyId: string | undefined = undefined;
-  private request: Dispatcher.DispatchOptions | null = null;
+  private request: UpstreamRequest | null = null;
   private body: Readable | null = null;
   /** The backend of the attempt in flight; null once its outcome is told. */
   private state: BackendState | null = null;
@@ -234,7 +241,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     else this.abort = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void, statusText: string): boolean {
     // Interim 1xx responses (102, 103) are not relayed; node answers `Expect: 100-continue` itself.
     if (statusCode < 200) return true;
     if (this.done) return false;
@@ -317,9 +324,10 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
       return;
     }
     const state = upstreams.backend(backend.address);
-    let pool: Dispatcher;
+    // Body-less requests go through baton's own keep-alive client, the rest through undici.
+    let pool: Dispatcher | H1Pool;
     try {
-      pool = upstreams.pool(state);
+      pool = this.body === null ? upstreams.h1(state) : upstreams.pool(state);
     } catch (err) {
       // Only an address undici cannot parse gets here: a table bug, not the client's fault.
       this.ctx.logger.error({ err, backend: backend.address }, 'cannot create a pool for backend');
@@ -336,7 +344,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     this.probe = state.begin();
     this.attemptStartedAt = performance.now();
     // dispatch() reports every failure, synchronous ones included, to onError.
-    pool.dispatch(this.request as Dispatcher.DispatchOptions, this);
+    pool.dispatch(this.request as UpstreamRequest & Dispatcher.DispatchOptions, this);
   }
 
   /**
@@ -350,7 +358,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     const body = this.body;
     if (body !== null && (body.readableDidRead || body.destroyed)) return false;
     if (code === 'upstream-connect') return true;
-    return code === 'upstream-reset' && idempotent((this.request as Dispatcher.DispatchOptions).method);
+    return code === 'upstream-reset' && idempotent((this.request as UpstreamRequest).method);
   }
 
   /** Tells the registry the current attempt ended (`completed`: with a whole response, so its duration counts). */

@@ -7,6 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Backend, BackendPolicy, HttpRoute, PortRoute, RoutingTable, TlsRoute } from '../routing/types.js';
 import { BackendState } from './backend-state.js';
 import { pick, type BackendLoad, type PickContext } from './balancer.js';
+import { H1Agent, type H1Pool } from './h1-pool.js';
 import { BackendBreaker, type BreakerMonitor, type BreakerSettings, type BreakerState } from './breaker.js';
 
 /** The breaker settings of the config (`breaker.*`); a route's `policy.breaker` overrides all but the window. */
@@ -70,6 +71,14 @@ function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   );
 }
 
+/** Lets `closed` settle, or calls `destroy` after `deadlineMs` (none: waits as long as it takes). */
+function closeBefore(closed: Promise<void>, destroy: () => void, deadlineMs: number | undefined): void {
+  if (deadlineMs === undefined) return;
+  const deadline = setTimeout(destroy, deadlineMs);
+  deadline.unref();
+  void closed.then(() => clearTimeout(deadline));
+}
+
 /**
  * The backend registry: live state per backend address (breaker, in-flight count, latency
  * average, undici pool, long-lived connections), outside the routing table so that it survives
@@ -86,6 +95,7 @@ export class UpstreamRegistry implements PickContext {
   readonly connectTimeoutMs: number;
   private readonly states = new Map<string, BackendState>();
   private readonly poolOptions: Pool.Options;
+  private readonly h1Agent: H1Agent;
   private readonly retriedAfter: Record<'connect' | 'reset', { inc(): void }>;
   private readonly drainMs: number;
   private readonly breakerDefaults: BreakerDefaults;
@@ -106,6 +116,7 @@ export class UpstreamRegistry implements PickContext {
       // One request at a time per connection: a slow response must not hold up others behind it.
       pipelining: 1,
     };
+    this.h1Agent = new H1Agent({ connections: this.poolOptions.connections as number, keepAliveTimeoutMs: this.poolOptions.keepAliveTimeout as number });
     this.drainMs = opts.drainMs ?? 30_000;
     const breaker = opts.breaker ?? {};
     this.breakerDefaults = {
@@ -145,14 +156,27 @@ export class UpstreamRegistry implements PickContext {
     return state;
   }
 
-  /** The undici pool of a backend, created when first asked for. Throws for an address undici cannot parse. */
+  /** The undici pool of a backend (requests with a body), created when first asked for. Throws for an address undici cannot parse. */
   pool(state: BackendState): Dispatcher {
     if (state.pool !== undefined) return state.pool;
-    const connectTimeoutMs = this.connectTimeoutFor(state.address);
+    const connectTimeoutMs = this.poolTimeout(state);
     const pool = new Pool(`http://${state.address}`, { ...this.poolOptions, connectTimeout: connectTimeoutMs });
     state.pool = pool;
-    state.poolConnectTimeoutMs = connectTimeoutMs;
     return pool;
+  }
+
+  /** baton's keep-alive client to a backend (body-less requests), created when first asked for. */
+  h1(state: BackendState): H1Pool {
+    if (state.h1 !== undefined) return state.h1;
+    const pool = this.h1Agent.pool(state.address, this.poolTimeout(state));
+    state.h1 = pool;
+    return pool;
+  }
+
+  /** The connect timeout a new pool of `state` gets; both pools of a backend share it. */
+  private poolTimeout(state: BackendState): number {
+    if (state.pool === undefined && state.h1 === undefined) state.poolConnectTimeoutMs = this.connectTimeoutFor(state.address);
+    return state.poolConnectTimeoutMs;
   }
 
   /** The connect timeout for `address`: its route's `policy.timeouts.connectMs`, else the registry's. */
@@ -246,17 +270,19 @@ export class UpstreamRegistry implements PickContext {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.rotationTimer);
-    const pools: Pool[] = [];
+    const pools: Promise<void>[] = [];
     for (const state of this.states.values()) {
       clearTimeout(state.drainTimer);
       for (const socket of state.sockets) socket.destroy();
-      if (state.pool !== undefined) pools.push(state.pool);
+      if (state.pool !== undefined) pools.push(state.pool.close());
+      if (state.h1 !== undefined) pools.push(state.h1.close());
       state.pool = undefined;
+      state.h1 = undefined;
       state.leaving = true;
       state.breaker.shutdown();
     }
     this.states.clear();
-    await Promise.all(pools.map((pool) => pool.close()));
+    await Promise.all(pools);
   }
 
   private breakerSettings(policy: BackendPolicy | undefined): BreakerSettings {
@@ -287,7 +313,7 @@ export class UpstreamRegistry implements PickContext {
     const settings = this.breakerSettings(policy);
     if (!sameSettings(settings, state.breaker.settings)) state.breaker.configure(settings);
     this.backendStats.breaker(state.address, BREAKER_STATE[state.breaker.state]);
-    if (state.pool !== undefined && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
+    if ((state.pool !== undefined || state.h1 !== undefined) && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
   }
 
   private leave(state: BackendState): void {
@@ -310,21 +336,18 @@ export class UpstreamRegistry implements PickContext {
   }
 
   /**
-   * Closes a pool gracefully: idle keep-alive connections at once, busy ones when their request
-   * ends. With `deadlineMs`, requests still in flight by then are cut (a backend going out of
-   * service must not keep a connection for as long as its slowest client wants).
+   * Closes a backend's pools gracefully: idle keep-alive connections at once, busy ones when their
+   * request ends. With `deadlineMs`, requests still in flight by then are cut (a backend going out
+   * of service must not keep a connection for as long as its slowest client wants).
    */
   private closePool(state: BackendState, deadlineMs?: number): void {
-    const pool = state.pool;
-    if (pool === undefined) return;
+    const { pool, h1 } = state;
     state.pool = undefined;
+    state.h1 = undefined;
     // close() and destroy() only reject for a pool already destroyed; the catches keep that from
     // becoming an unhandled rejection.
-    const closed = pool.close().catch(() => undefined);
-    if (deadlineMs === undefined) return;
-    const deadline = setTimeout(() => void pool.destroy().catch(() => undefined), deadlineMs);
-    deadline.unref();
-    void closed.then(() => clearTimeout(deadline));
+    if (pool !== undefined) closeBefore(pool.close().catch(() => undefined), () => void pool.destroy().catch(() => undefined), deadlineMs);
+    if (h1 !== undefined) closeBefore(h1.close(), () => h1.destroy(), deadlineMs);
   }
 
   private scheduleDrain(state: BackendState): void {
