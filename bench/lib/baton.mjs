@@ -10,10 +10,10 @@ import { deployVhostApp } from './sim-apps.mjs';
  * Starts baton on `httpPort` with its service ports on 127.0.0.1, reading `marathon`; `stateDir`
  * holds its state file. Logs at warn. `nodeArgs` go to node itself (e.g. `--cpu-prof`); `workers`
  * is `--workers` (0: proxying in the one process; unset: baton's default, one per core); `file`
- * holds settings that only the config file takes (e.g. `coalesceMs`), written into `stateDir`.
+ * holds settings that only the config file takes (e.g. `coalesceMs`), written into `stateDir`;
+ * `root` is the checkout whose build runs (default: BATON_ROOT or this one).
  */
-export function startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs = [], workers, file }) {
-  const root = batonRoot();
+export function startBaton(children, { marathon, httpPort, adminPort, stateDir, nodeArgs = [], workers, file, root = batonRoot() }) {
   const config = join(stateDir, 'baton.json');
   if (file !== undefined) writeFileSync(config, JSON.stringify(file));
   const args = [

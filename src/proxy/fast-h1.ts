@@ -20,6 +20,8 @@ import { UpstreamExchange } from './upstream-exchange.js';
 /** Pipelined bytes kept while a response is running before the socket stops being read. */
 const MAX_PENDING = 64 * 1024;
 const CONN = Symbol('baton.fastConnection');
+/** Bodies up to this size go out in one write with their head. */
+const ONE_WRITE_BODY = 4096;
 
 interface FastSocket extends Socket {
   [CONN]?: FastConnection;
@@ -265,6 +267,13 @@ class FastExchange extends UpstreamExchange {
     // An empty chunk would end a chunked body early.
     if (chunk.length === 0) return true;
     const socket = this.conn.socket;
+    if (this.head !== null && !this.chunked && chunk.length <= ONE_WRITE_BODY) {
+      // The head and a small body as one string: cheaper than a corked writev of the two.
+      const ok = socket.write(this.head + chunk.toString('latin1'), 'latin1');
+      this.head = null;
+      if (!ok) this.paused = true;
+      return ok;
+    }
     socket.cork();
     if (this.head !== null) {
       socket.write(this.head, 'latin1');
