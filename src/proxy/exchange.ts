@@ -49,7 +49,7 @@ export class Exchange extends UpstreamExchange {
 
   protected write(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    // The client is slower than the backend: undici pauses reading until the response drains.
+    // The client is slower than the backend: the pool stops reading until the response drains.
     if (!this.drainListening) {
       this.drainListening = true;
       this.res.on('drain', onResponseDrain);

@@ -288,7 +288,7 @@ class FastExchange extends UpstreamExchange {
       ok = socket.write(chunk);
     }
     socket.uncork();
-    // The client is slower than the backend: undici stops reading until the socket drains.
+    // The client is slower than the backend: the pool stops reading until the socket drains.
     if (!ok) this.paused = true;
     return ok;
   }

@@ -22,7 +22,7 @@ function cookieHeader(headers: IncomingHttpHeaders): string | undefined {
 /**
  * The HTTP/2 stream path (h2 over TLS, h2c), core API: pseudo-headers -> method, path and Host
  * (`:authority`, else the host header), then the same route lookup, redirects, backend choice,
- * retries and error codes as HTTP/1.1. HTTP/1.1 backends get the request through undici with the
+ * retries and error codes as HTTP/1.1. HTTP/1.1 backends get the request through baton's HTTP/1.1 pool with the
  * stream as its body; h2c backends through their shared session.
  */
 export function createH2StreamHandler(ctx: ProxyContext): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
@@ -66,11 +66,11 @@ export function createH2StreamHandler(ctx: ProxyContext): (stream: ServerHttp2St
       return;
     }
     exchange.hsts = hsts;
-    // END_STREAM on the headers: no body. Otherwise the body is piped through a PassThrough:
-    // undici destroys a stream body when done with it, and destroying the HTTP/2 stream itself
-    // would end the response before it began. Without content-length, undici sends it chunked.
-    // Until undici reads it, the PassThrough holds what arrived, so a failed connect can still
-    // send the body to another backend.
+    // END_STREAM on the headers: no body. Otherwise the body is piped through a PassThrough, so
+    // that what is done to the body stream never touches the HTTP/2 stream the response goes
+    // out on. Without content-length, the pool sends it chunked. Until the pool reads it (once
+    // connected), the PassThrough holds what arrived, so a failed connect can still send the
+    // body to another backend.
     let body: Readable | null = null;
     if (!stream.endAfterHeaders) body = stream.pipe(new PassThrough());
     exchange.forward(stickyId, flat, body);

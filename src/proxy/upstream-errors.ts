@@ -63,6 +63,8 @@ export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCo
     case 'UND_ERR_NOT_SUPPORTED':
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
     case 'BATON_INVALID_REQUEST':
+    // The client's upload failed or stopped: its fault, not the backend's.
+    case 'BATON_REQUEST_BODY':
       return BAD_REQUEST;
     // A header or status line node refuses to write back (set by writeHead).
     case 'ERR_INVALID_CHAR':

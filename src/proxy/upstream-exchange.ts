@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import type { Metrics } from '../observability/metrics.js';
 import { statusClass, type RouteStats } from '../observability/route-stats.js';
 import type { Backend, HttpRoute, TableSource } from '../routing/types.js';
 import type { BackendState } from '../upstream/backend-state.js';
-import type { H1Pool, H1RequestOptions } from '../upstream/h1-pool.js';
+import type { H1Handler, H1Pool, H1RequestOptions } from '../upstream/h1-pool.js';
 import type { H2cSessions } from '../upstream/h2c-sessions.js';
 import { stickySetCookie } from '../upstream/sticky.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
@@ -35,12 +34,6 @@ export interface ProxyContext {
   readonly observe: Observe;
 }
 
-/** A request as both undici's pools and baton's HTTP/1.1 client take it. */
-interface UpstreamRequest extends H1RequestOptions {
-  readonly headers: string[];
-  readonly body: Readable | null;
-}
-
 /** Methods a request may be replayed with after a reset (RFC 9110 9.2.2; the issue's list). */
 function idempotent(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE';
@@ -56,28 +49,25 @@ function onTotalTimeout(exchange: UpstreamExchange): void {
 }
 
 /**
- * One proxied request to an HTTP/1.1 backend through its undici pool: the backend choice (the
+ * One proxied request to an HTTP/1.1 backend through its pool (upstream/h1-pool.ts): the backend choice (the
  * route's picker over the registry, sticky cookie included), retries on other backends, the
  * total timeout, and what the request tells the registry (in flight, latency, breaker verdict).
  * Subclasses write the response to their kind of client (HTTP/1.1 response, HTTP/2 stream).
  *
- * Uses undici's original handler API (onConnect/onHeaders/onData/onComplete/onError): undici 7's
- * core still speaks it, while a handler with the newer onRequestStart/onResponse* methods gets
- * wrapped per request in an adapter and controller that also parse the response headers into an
- * object (measured: a few % more proxy CPU per request). The old API is marked deprecated in the
- * types only; undici emits no runtime warning for it.
+ * The pool drives it through the handler methods undici's dispatch used (onConnect, onHeaders,
+ * onData, onComplete, onError).
  *
  * The breaker judges a request once: by its response status when the headers arrive, or as a
  * failure when it fails before them (connect error, reset, timeout). A failure after the headers
  * (a reset or stall mid-body) ends that response but is not counted again.
  *
- * onError must never throw: undici would re-emit the error as an 'error' event on its client.
+ * onError must never throw: it runs inside the pool's socket events.
  *
  * The exchange is made for every request, routed or not, and is also its record: when the
  * client's side closes, the request counts for its route (or `unmatched`) and gets its access log
  * line (see `closed`). Routes with h2c backends fill the record from their call (h2-backend.ts).
  */
-export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, RequestHead, RequestRecord {
+export abstract class UpstreamExchange implements H1Handler, RequestHead, RequestRecord {
   host = '';
   duplicateHost = false;
   hasBody = false;
@@ -106,7 +96,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
   private resume: (() => void) | null = null;
   private route: HttpRoute | null = null;
   private stickyId: string | undefined = undefined;
-  private request: UpstreamRequest | null = null;
+  private request: H1RequestOptions | null = null;
   private body: Readable | null = null;
   /** The backend of the attempt in flight; null once its outcome is told. */
   private state: BackendState | null = null;
@@ -241,7 +231,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     else this.abort = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
     // Interim 1xx responses (102, 103) are not relayed; node answers `Expect: 100-continue` itself.
     if (statusCode < 200) return true;
     if (this.done) return false;
@@ -266,12 +256,9 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     return this.write(chunk);
   }
 
-  /**
-   * undici calls it with each request body chunk it wrote (its types say a size; undici 7 passes
-   * the chunk itself).
-   */
-  onBodySent(chunk: Buffer | number): void {
-    this.bytesIn += typeof chunk === 'number' ? chunk : chunk.length;
+  /** The pool wrote a chunk of the request body. */
+  onBodySent(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
   }
 
   onComplete(): void {
@@ -324,12 +311,11 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
       return;
     }
     const state = upstreams.backend(backend.address);
-    // Body-less requests go through baton's own keep-alive client, the rest through undici.
-    let pool: Dispatcher | H1Pool;
+    let pool: H1Pool;
     try {
-      pool = this.body === null ? upstreams.h1(state) : upstreams.pool(state);
+      pool = upstreams.pool(state);
     } catch (err) {
-      // Only an address undici cannot parse gets here: a table bug, not the client's fault.
+      // Only an address that is not host:port gets here: a table bug, not the client's fault.
       this.ctx.logger.error({ err, backend: backend.address }, 'cannot create a pool for backend');
       this.done = true;
       this.stopTimer();
@@ -344,7 +330,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     this.probe = state.begin();
     this.attemptStartedAt = performance.now();
     // dispatch() reports every failure, synchronous ones included, to onError.
-    pool.dispatch(this.request as UpstreamRequest & Dispatcher.DispatchOptions, this);
+    pool.dispatch(this.request as H1RequestOptions, this);
   }
 
   /**
@@ -358,7 +344,7 @@ export abstract class UpstreamExchange implements Dispatcher.DispatchHandler, Re
     const body = this.body;
     if (body !== null && (body.readableDidRead || body.destroyed)) return false;
     if (code === 'upstream-connect') return true;
-    return code === 'upstream-reset' && idempotent((this.request as UpstreamRequest).method);
+    return code === 'upstream-reset' && idempotent((this.request as H1RequestOptions).method);
   }
 
   /** Tells the registry the current attempt ended (`completed`: with a whole response, so its duration counts). */

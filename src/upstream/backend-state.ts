@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { Pool } from 'undici';
 import type { BackendBreaker } from './breaker.js';
 import type { H1Pool } from './h1-pool.js';
 
@@ -8,7 +7,7 @@ const EWMA_ALPHA = 0.2;
 
 /**
  * What baton knows about one backend address, kept across table swaps: the requests and
- * connections in flight to it, its latency average, its circuit breaker, its HTTP/1.1 pools and the
+ * connections in flight to it, its latency average, its circuit breaker, its HTTP/1.1 pool and the
  * long-lived connections (TCP, TLS passthrough, WebSocket) open to it. Requests hold this object
  * from their start to their end, so their counts land here even when a swap removed the backend
  * meanwhile. Implements the picker's `BackendLoad`.
@@ -18,11 +17,9 @@ export class BackendState {
   inFlight = 0;
   /** Moving average of request durations (HTTP: start to response end; connections: time to connect), ms; 0 before any. */
   latencyMs = 0;
-  /** undici's pool, for requests with a body. */
-  pool: Pool | undefined;
-  /** baton's own keep-alive client, for body-less requests (h1-pool.ts). */
-  h1: H1Pool | undefined;
-  /** The connect timeout `pool` and `h1` were built with. */
+  /** The keep-alive HTTP/1.1 pool (h1-pool.ts). */
+  pool: H1Pool | undefined;
+  /** The connect timeout `pool` was built with. */
   poolConnectTimeoutMs = 0;
   /** Open long-lived connections, destroyed when the backend has left for `drainMs`. */
   readonly sockets = new Set<Socket>();

@@ -1,13 +1,15 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { RequestBodySender, type BodyOwner } from './h1-request-body.js';
 import { H1Error, ResponseReader, type ResponseSink } from './h1-response.js';
 
 /**
- * A keep-alive HTTP/1.1 client for body-less requests to one backend: the raw socket and a small
- * strict response reader (h1-response.ts), one request at a time per connection. It replaces
- * undici's pool where undici's generality costs the most per request (request object, header
- * validation done already by the client side, a wasm parser, Buffer header pairs turned back into
- * strings); requests with a body still go through undici.
+ * baton's keep-alive HTTP/1.1 client to one backend: raw sockets, a small strict response reader
+ * (h1-response.ts), request bodies streamed with backpressure (h1-request-body.ts), one request
+ * at a time per connection. It replaced undici's pool, whose generality cost the most per request
+ * of anything left in baton (request object, header validation the client side has done already,
+ * a wasm parser, Buffer header pairs turned back into strings).
  *
  * The handler is the one undici's `dispatch` takes (onConnect, onHeaders, onData, onComplete,
  * onError), so the exchange drives both the same way (retries included: a reused connection the
@@ -24,6 +26,8 @@ export interface H1Handler {
   onData(chunk: Buffer): boolean;
   onComplete(trailers: null): void;
   onError(err: Error): void;
+  /** A chunk of the request body went to the backend. */
+  onBodySent?(chunk: Buffer): void;
 }
 
 export interface H1RequestOptions {
@@ -31,6 +35,8 @@ export interface H1RequestOptions {
   readonly path: string;
   /** `[name, value, ...]`, hop-by-hop headers already removed. */
   readonly headers: readonly string[];
+  /** The request body (Content-Length in `headers`, else sent chunked); null for none. */
+  readonly body: Readable | null;
   /** Time for the response head once the request is written; 0 = none. */
   readonly headersTimeout: number;
   /** Longest pause between reads of the body; 0 = none. */
@@ -251,13 +257,16 @@ export class H1Pool {
 }
 
 /** One keep-alive connection to the backend. */
-class H1Connection implements ResponseSink {
+class H1Connection implements ResponseSink, BodyOwner {
   connected = false;
   request: H1Request | null = null;
   /** When the running phase (connect, head, body pause) times out; 0 = never. */
   deadline = 0;
   idleSince = 0;
+  private headersTimeout = 0;
   private bodyTimeout = 0;
+  /** The request body being written; null when none or written. */
+  private sender: RequestBodySender | null = null;
   private paused = false;
   private error: Error | null = null;
   private readonly reader: ResponseReader;
@@ -273,12 +282,13 @@ class H1Connection implements ResponseSink {
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
   }
 
   send(request: H1Request): void {
     this.request = request;
     request.connection = this;
-    const { method, path, headers, headersTimeout, bodyTimeout } = request.options;
+    const { method, path, headers, body, headersTimeout, bodyTimeout } = request.options;
     let head = `${method} ${path} HTTP/1.1\r\n`;
     let host = false;
     let length = false;
@@ -291,11 +301,36 @@ class H1Connection implements ResponseSink {
     // As undici: a request without Host names the backend; a body-less POST says it has none.
     if (!host) head += `host: ${this.pool.address}\r\n`;
     head += 'connection: keep-alive\r\n';
-    if (!length && (method === 'POST' || method === 'PUT' || method === 'PATCH')) head += 'content-length: 0\r\n';
+    if (body !== null) {
+      if (!length) head += 'transfer-encoding: chunked\r\n';
+    } else if (!length && (method === 'POST' || method === 'PUT' || method === 'PATCH')) {
+      head += 'content-length: 0\r\n';
+    }
     this.reader.expect(method);
+    this.headersTimeout = headersTimeout;
     this.bodyTimeout = bodyTimeout;
-    this.deadline = headersTimeout > 0 ? performance.now() + headersTimeout : 0;
     this.socket.write(`${head}\r\n`, 'latin1');
+    if (body === null) {
+      this.finished();
+      return;
+    }
+    // The time for the response head starts once the body is written (as undici's headersTimeout).
+    this.deadline = 0;
+    this.sender = new RequestBodySender(body, this.socket, !length, this);
+  }
+
+  /** BodyOwner: the request is written; its response head is due within the headers timeout. */
+  finished(): void {
+    this.sender = null;
+    if (!this.reader.started) this.deadline = this.headersTimeout > 0 ? performance.now() + this.headersTimeout : 0;
+  }
+
+  sent(chunk: Buffer): void {
+    this.request?.handler.onBodySent?.(chunk);
+  }
+
+  failed(err: Error): void {
+    this.fail(err);
   }
 
   /** Ends the running request with `err` and closes the connection. */
@@ -340,6 +375,12 @@ class H1Connection implements ResponseSink {
     request.connection = null;
     request.cancelled = true;
     this.deadline = 0;
+    // Answered before the body was all sent (a 413, say): what is left of it cannot be skipped on this connection.
+    if (this.sender !== null) {
+      this.sender.stop();
+      this.sender = null;
+      reusable = false;
+    }
     if (this.paused) {
       this.paused = false;
       this.socket.resume();
@@ -391,9 +432,15 @@ class H1Connection implements ResponseSink {
     this.error ??= err;
   };
 
+  private readonly onDrain = (): void => {
+    this.sender?.drained();
+  };
+
   private readonly onClose = (): void => {
     const request = this.request;
     this.request = null;
+    this.sender?.stop();
+    this.sender = null;
     if (!this.connected) {
       this.pool.connectFailed(this.error ?? new H1Error('BATON_SOCKET_CLOSED', 'the backend closed the connection'));
     } else if (request !== null) {

@@ -29,7 +29,8 @@ export type H1ErrorCode =
   | 'BATON_BODY_TIMEOUT'
   | 'BATON_SOCKET_CLOSED'
   | 'BATON_POOL_CLOSED'
-  | 'BATON_INVALID_REQUEST';
+  | 'BATON_INVALID_REQUEST'
+  | 'BATON_REQUEST_BODY';
 
 /** A failure of a request on a backend connection (refused response, timeout, closed socket, closed pool). */
 export class H1Error extends Error {

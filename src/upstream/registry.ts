@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Pool, type Dispatcher } from 'undici';
 import { BREAKER_STATE, type BackendStatsTable } from '../observability/backend-stats.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend, BackendPolicy, HttpRoute, PortRoute, RoutingTable, TlsRoute } from '../routing/types.js';
@@ -71,17 +70,9 @@ function sameSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   );
 }
 
-/** Lets `closed` settle, or calls `destroy` after `deadlineMs` (none: waits as long as it takes). */
-function closeBefore(closed: Promise<void>, destroy: () => void, deadlineMs: number | undefined): void {
-  if (deadlineMs === undefined) return;
-  const deadline = setTimeout(destroy, deadlineMs);
-  deadline.unref();
-  void closed.then(() => clearTimeout(deadline));
-}
-
 /**
  * The backend registry: live state per backend address (breaker, in-flight count, latency
- * average, undici pool, long-lived connections), outside the routing table so that it survives
+ * average, HTTP/1.1 pool, long-lived connections), outside the routing table so that it survives
  * every swap. It is the picker's context: a backend whose breaker is open is not available.
  *
  * `retain` is told the backends of each new table: a backend that left is released once its
@@ -94,7 +85,6 @@ export class UpstreamRegistry implements PickContext {
   /** Default connect timeout (a route's `policy.timeouts.connectMs` overrides it). */
   readonly connectTimeoutMs: number;
   private readonly states = new Map<string, BackendState>();
-  private readonly poolOptions: Pool.Options;
   private readonly h1Agent: H1Agent;
   private readonly retriedAfter: Record<'connect' | 'reset', { inc(): void }>;
   private readonly drainMs: number;
@@ -109,14 +99,8 @@ export class UpstreamRegistry implements PickContext {
 
   constructor(opts: UpstreamRegistryOptions) {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
-    this.poolOptions = {
-      connections: opts.connections ?? 128,
-      // The headers and body timeouts are set per request (they may be a route's).
-      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4000,
-      // One request at a time per connection: a slow response must not hold up others behind it.
-      pipelining: 1,
-    };
-    this.h1Agent = new H1Agent({ connections: this.poolOptions.connections as number, keepAliveTimeoutMs: this.poolOptions.keepAliveTimeout as number });
+    // The headers and body timeouts are set per request (they may be a route's).
+    this.h1Agent = new H1Agent({ connections: opts.connections ?? 128, keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 4000 });
     this.drainMs = opts.drainMs ?? 30_000;
     const breaker = opts.breaker ?? {};
     this.breakerDefaults = {
@@ -156,27 +140,14 @@ export class UpstreamRegistry implements PickContext {
     return state;
   }
 
-  /** The undici pool of a backend (requests with a body), created when first asked for. Throws for an address undici cannot parse. */
-  pool(state: BackendState): Dispatcher {
+  /** The HTTP/1.1 pool of a backend, created when first asked for. Throws for an address that is not `host:port`. */
+  pool(state: BackendState): H1Pool {
     if (state.pool !== undefined) return state.pool;
-    const connectTimeoutMs = this.poolTimeout(state);
-    const pool = new Pool(`http://${state.address}`, { ...this.poolOptions, connectTimeout: connectTimeoutMs });
+    const connectTimeoutMs = this.connectTimeoutFor(state.address);
+    const pool = this.h1Agent.pool(state.address, connectTimeoutMs);
     state.pool = pool;
+    state.poolConnectTimeoutMs = connectTimeoutMs;
     return pool;
-  }
-
-  /** baton's keep-alive client to a backend (body-less requests), created when first asked for. */
-  h1(state: BackendState): H1Pool {
-    if (state.h1 !== undefined) return state.h1;
-    const pool = this.h1Agent.pool(state.address, this.poolTimeout(state));
-    state.h1 = pool;
-    return pool;
-  }
-
-  /** The connect timeout a new pool of `state` gets; both pools of a backend share it. */
-  private poolTimeout(state: BackendState): number {
-    if (state.pool === undefined && state.h1 === undefined) state.poolConnectTimeoutMs = this.connectTimeoutFor(state.address);
-    return state.poolConnectTimeoutMs;
   }
 
   /** The connect timeout for `address`: its route's `policy.timeouts.connectMs`, else the registry's. */
@@ -275,9 +246,7 @@ export class UpstreamRegistry implements PickContext {
       clearTimeout(state.drainTimer);
       for (const socket of state.sockets) socket.destroy();
       if (state.pool !== undefined) pools.push(state.pool.close());
-      if (state.h1 !== undefined) pools.push(state.h1.close());
       state.pool = undefined;
-      state.h1 = undefined;
       state.leaving = true;
       state.breaker.shutdown();
     }
@@ -313,7 +282,7 @@ export class UpstreamRegistry implements PickContext {
     const settings = this.breakerSettings(policy);
     if (!sameSettings(settings, state.breaker.settings)) state.breaker.configure(settings);
     this.backendStats.breaker(state.address, BREAKER_STATE[state.breaker.state]);
-    if ((state.pool !== undefined || state.h1 !== undefined) && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
+    if (state.pool !== undefined && state.poolConnectTimeoutMs !== this.connectTimeoutFor(state.address)) this.closePool(state);
   }
 
   private leave(state: BackendState): void {
@@ -336,18 +305,19 @@ export class UpstreamRegistry implements PickContext {
   }
 
   /**
-   * Closes a backend's pools gracefully: idle keep-alive connections at once, busy ones when their
+   * Closes a backend's pool gracefully: idle keep-alive connections at once, busy ones when their
    * request ends. With `deadlineMs`, requests still in flight by then are cut (a backend going out
    * of service must not keep a connection for as long as its slowest client wants).
    */
   private closePool(state: BackendState, deadlineMs?: number): void {
-    const { pool, h1 } = state;
+    const pool = state.pool;
+    if (pool === undefined) return;
     state.pool = undefined;
-    state.h1 = undefined;
-    // close() and destroy() only reject for a pool already destroyed; the catches keep that from
-    // becoming an unhandled rejection.
-    if (pool !== undefined) closeBefore(pool.close().catch(() => undefined), () => void pool.destroy().catch(() => undefined), deadlineMs);
-    if (h1 !== undefined) closeBefore(h1.close(), () => h1.destroy(), deadlineMs);
+    const closed = pool.close();
+    if (deadlineMs === undefined) return;
+    const deadline = setTimeout(() => pool.destroy(), deadlineMs);
+    deadline.unref();
+    void closed.then(() => clearTimeout(deadline));
   }
 
   private scheduleDrain(state: BackendState): void {

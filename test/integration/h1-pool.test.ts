@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { H1Agent, type H1Handler, type H1Pool, type H1RequestOptions } from '../../src/upstream/h1-pool.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -14,23 +15,36 @@ interface RawBackend {
 }
 
 const servers: Server[] = [];
+const accepted = new Set<Socket>();
 afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections?.();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  for (const socket of accepted) socket.destroy();
+  accepted.clear();
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
 
-async function rawBackend(answer: (socket: Socket, head: string, n: number) => void): Promise<RawBackend> {
+/** A backend on 127.0.0.1 that counts connections and gives each to `onConnection`. */
+async function listen(onConnection: (socket: Socket, backend: RawBackend) => void): Promise<RawBackend> {
   const backend: RawBackend = { address: '', heads: [], accepted: 0, closed: 0, sockets: new Set() };
   const server = createServer((socket) => {
     backend.accepted += 1;
     backend.sockets.add(socket);
+    accepted.add(socket);
     socket.on('close', () => {
       backend.closed += 1;
       backend.sockets.delete(socket);
     });
     socket.on('error', () => undefined);
+    onConnection(socket, backend);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return Object.assign(backend, { address: `127.0.0.1:${port}` });
+}
+
+/** A raw HTTP/1.1 backend: `answer` writes what it likes for each request head it reads (bodies are not expected). */
+function rawBackend(answer: (socket: Socket, head: string, n: number) => void): Promise<RawBackend> {
+  return listen((socket, backend) => {
     let buffered = '';
     socket.on('data', (chunk) => {
       buffered += chunk.toString('latin1');
@@ -43,10 +57,6 @@ async function rawBackend(answer: (socket: Socket, head: string, n: number) => v
       }
     });
   });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return Object.assign(backend, { address: `127.0.0.1:${port}` });
 }
 
 /** Records what a pool tells one request. */
@@ -58,6 +68,7 @@ class Recorder implements H1Handler {
   error: (Error & { code?: string }) | null = null;
   abort: (() => void) | null = null;
   resume: (() => void) | null = null;
+  onBodySent?: (chunk: Buffer) => void;
 
   constructor(private readonly pauseOnData = false) {}
 
@@ -88,7 +99,7 @@ class Recorder implements H1Handler {
   }
 }
 
-const GET: H1RequestOptions = { method: 'GET', path: '/', headers: ['host', 'app.test'], headersTimeout: 5000, bodyTimeout: 5000 };
+const GET: H1RequestOptions = { method: 'GET', path: '/', headers: ['host', 'app.test'], body: null, headersTimeout: 5000, bodyTimeout: 5000 };
 
 function ok(body = 'ok'): (socket: Socket) => void {
   return (socket) => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
@@ -205,6 +216,86 @@ describe('H1Pool: keep-alive connections to one backend', () => {
     const second = await request(pool);
     expect(Buffer.concat(second.chunks).toString()).toBe('ok');
     expect(backend.accepted).toBe(2);
+  });
+});
+
+describe('H1Pool: request bodies', () => {
+  /** A backend that reads one request per connection at a time, head and body as the head frames it, and answers 200 at the body's end. */
+  async function bodyBackend(): Promise<RawBackend & { bodies: string[] }> {
+    const bodies: string[] = [];
+    const backend = await listen((socket, seen) => {
+      let wire = '';
+      socket.on('data', (chunk) => {
+        wire += chunk.toString('latin1');
+        const end = wire.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const head = wire.slice(0, end);
+        const rest = wire.slice(end + 4);
+        const length = /content-length: (\d+)/i.exec(head);
+        let body: string | null = null;
+        if (length !== null && rest.length >= Number(length[1])) body = rest.slice(0, Number(length[1]));
+        if (length === null && rest.endsWith('0\r\n\r\n')) body = rest;
+        if (body === null) return;
+        seen.heads.push(head);
+        bodies.push(body);
+        wire = '';
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+    });
+    return Object.assign(backend, { bodies });
+  }
+
+  it('streams a body with a Content-Length as it is, and counts what it sent', async () => {
+    const backend = await bodyBackend();
+    const pool = poolFor(backend);
+    const sent: number[] = [];
+    const reply = new Recorder();
+    reply.onBodySent = (chunk: Buffer) => sent.push(chunk.length);
+    pool.dispatch({ ...GET, method: 'POST', headers: ['content-length', '11'], body: Readable.from([Buffer.from('hello '), Buffer.from('world')]) }, reply);
+    await waitFor(() => reply.done);
+    expect(reply.status).toBe(200);
+    expect(backend.bodies).toEqual(['hello world']);
+    expect(sent.reduce((a, b) => a + b, 0)).toBe(11);
+  });
+
+  it('sends a body without a length chunked', async () => {
+    const backend = await bodyBackend();
+    const reply = await request(poolFor(backend), { ...GET, method: 'POST', headers: [], body: Readable.from([Buffer.from('abc'), Buffer.from('defgh')]) });
+    expect(reply.status).toBe(200);
+    expect(backend.heads[0]).toContain('transfer-encoding: chunked');
+    expect(backend.bodies).toEqual(['3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n']);
+  });
+
+  it('does not reuse a connection answered before its body was all sent', async () => {
+    const backend = await rawBackend((socket) => socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n'));
+    const pool = poolFor(backend);
+    const body = new PassThrough();
+    body.write('part of it');
+    const reply = await request(pool, { ...GET, method: 'POST', headers: ['content-length', '1000'], body });
+    expect(reply.status).toBe(413);
+    await waitFor(() => backend.closed === 1);
+  });
+
+  it('stops reading the body while the backend does not read, and fails the request when the body fails', async () => {
+    // A backend that accepts and never reads: the kernel buffers fill.
+    const backend = await listen((socket) => socket.pause());
+    const pool = poolFor(backend);
+    let produced = 0;
+    const body = new Readable({
+      read() {
+        produced += 64 * 1024;
+        this.push(Buffer.alloc(64 * 1024));
+      },
+    });
+    const reply = new Recorder();
+    pool.dispatch({ ...GET, method: 'POST', headers: ['content-length', String(1024 * 1024 * 1024)], body }, reply);
+    await waitFor(() => produced > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Socket buffers hold some MiB; nowhere near the 1 GiB offered.
+    expect(produced).toBeLessThan(64 * 1024 * 1024);
+    body.destroy(new Error('client went away'));
+    await waitFor(() => reply.done);
+    expect(reply.error?.code).toBe('BATON_REQUEST_BODY');
   });
 });
 
