@@ -8,7 +8,7 @@ const PROTOCOL = { code: 'upstream-protocol', expected: true } as const;
 const UNEXPECTED = { code: 'upstream-reset', expected: false } as const;
 
 /**
- * Maps an error undici, baton's HTTP/1.1 client (upstream/h1-pool.ts), or node's http2 client (h2c backends) reports for a forwarded request
+ * Maps an error baton's HTTP/1.1 client (upstream/h1-pool.ts) or node's http2 client (h2c backends) reports for a forwarded request
  * to the error code the client gets.
  * `expected` is false for errors baton has no reason to see (they are logged at error level).
  */
@@ -24,24 +24,17 @@ export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCo
     case 'ETIMEDOUT':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-    case 'UND_ERR_CONNECT_TIMEOUT':
     case 'BATON_CONNECT_TIMEOUT':
       return CONNECT;
-    // The pool was closed under the request (registry shut down): nothing could be reached.
-    case 'UND_ERR_CLOSED':
-    case 'UND_ERR_DESTROYED':
+    // The pool was closed under the request (backend left, registry shut down): nothing could be reached.
     case 'BATON_POOL_CLOSED':
       return CONNECT;
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
     case 'BATON_HEADERS_TIMEOUT':
     case 'BATON_BODY_TIMEOUT':
       return TIMEOUT;
-    case 'UND_ERR_SOCKET':
     case 'BATON_SOCKET_CLOSED':
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
       return RESET;
     // h2c backends (node's http2 client). A stream cancelled because its session failed carries
     // the session's error (a refused connection, say) as its cause.
@@ -57,11 +50,7 @@ export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCo
       return CONNECT;
     case 'ERR_HTTP2_ERROR':
       return PROTOCOL;
-    // undici refuses what node's parser let through (an odd path, method or header value), or
-    // the client sent less body than its Content-Length promised.
-    case 'UND_ERR_INVALID_ARG':
-    case 'UND_ERR_NOT_SUPPORTED':
-    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+    // A target the pool cannot forward (`OPTIONS *`).
     case 'BATON_INVALID_REQUEST':
     // The client's upload failed or stopped: its fault, not the backend's.
     case 'BATON_REQUEST_BODY':
@@ -70,13 +59,10 @@ export function classifyUpstreamError(err: Error): { readonly code: ProxyErrorCo
     case 'ERR_INVALID_CHAR':
     case 'ERR_INVALID_HTTP_TOKEN':
     case 'ERR_HTTP_INVALID_STATUS_CODE':
-    case 'UND_ERR_HEADERS_OVERFLOW':
-    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
     case 'BATON_HEADERS_OVERFLOW':
     case 'BATON_UPSTREAM_PROTOCOL':
       return PROTOCOL;
     default:
-      // undici's HTTPParserError carries an `HPE_*` code only sometimes; its name always.
-      return err.name === 'HTTPParserError' || code.startsWith('HPE_') ? PROTOCOL : UNEXPECTED;
+      return UNEXPECTED;
   }
 }

@@ -5,7 +5,7 @@
  * a chunked body is handed on decoded, as undici did. Interim 1xx heads are skipped.
  *
  * Strict where a lenient reading could let a backend smuggle a second response into a reused
- * connection: an obs-fold, a byte outside a token in a name, a CR or LF inside a line, two
+ * connection: an obs-fold, a byte outside a token in a name, a control character in a value, two
  * different Content-Lengths, a bad chunk size, or bytes after a complete response on a
  * connection kept alive are all protocol errors (the connection is then closed).
  */
@@ -71,6 +71,8 @@ const LF = 0x0a;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const STATUS_PREFIX = Buffer.from('HTTP/1.', 'latin1');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Control characters a field value may not hold (HTAB aside): what node refuses to write back, and CR/LF that would split a line. */
+const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
 /** Chunk sizes of more hex digits than this are refused (2^48 bytes). */
 const MAX_SIZE_DIGITS = 12;
 
@@ -204,7 +206,7 @@ export class ResponseReader {
     }
     const status = Number(statusLine.slice(9, 12));
     if (!Number.isInteger(status) || status < 100 || statusLine.charCodeAt(9) < 0x31) throw protocolError('malformed status code');
-    if (/[\r\n\0]/.test(statusLine)) throw protocolError('malformed status line');
+    if (CONTROL.test(statusLine)) throw protocolError('malformed status line');
     const http10 = statusLine[7] === '0';
     let keepAlive = !http10;
     let length = -1;
@@ -218,7 +220,7 @@ export class ResponseReader {
       const name = line.slice(0, colon);
       if (!TOKEN.test(name)) throw protocolError('malformed header name');
       const value = line.slice(colon + 1).trim();
-      if (/[\r\n\0]/.test(value)) throw protocolError('malformed header value');
+      if (CONTROL.test(value)) throw protocolError('malformed header value');
       raw.push(name, value);
       switch (name.length) {
         case 10:

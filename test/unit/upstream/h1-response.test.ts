@@ -129,6 +129,7 @@ describe('ResponseReader: what it refuses', () => {
   it('refuses obs-fold, bad names, bad chunk sizes and chunks longer than their size', () => {
     expect(refused(['HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 0\r\n\r\n']).code).toBe('BATON_UPSTREAM_PROTOCOL');
     expect(refused(['HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n']).code).toBe('BATON_UPSTREAM_PROTOCOL');
+    expect(refused(['HTTP/1.1 200 OK\r\nX-Bell: a\x07b\r\n\r\n']).code).toBe('BATON_UPSTREAM_PROTOCOL');
     expect(refused(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']).code).toBe('BATON_UPSTREAM_PROTOCOL');
     expect(refused(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n']).code).toBe('BATON_UPSTREAM_PROTOCOL');
     expect(refused(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1234567890abc\r\n']).code).toBe('BATON_UPSTREAM_PROTOCOL');
