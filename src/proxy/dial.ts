@@ -48,8 +48,9 @@ export type DialRoute = PortRoute | TlsRoute | HttpRoute;
 
 /**
  * Connects `client` to a backend of `route`: the route's picker chooses (`clientAddress` for
- * source hashing, `stickyId` for a sticky cookie; a backend whose breaker is open is skipped), and a backend that refuses, fails
- * or does not accept within the connect timeout is reported to its breaker and replaced by the
+ * source hashing and the access log, `''` when neither needs it; `stickyId` for a sticky cookie;
+ * a backend whose breaker is open is skipped), and a backend that refuses, fails or does not
+ * accept within the connect timeout is reported to its breaker and replaced by the
  * picker's next choice, each tried at most once, up to the registry's `retries` extra attempts.
  * The client is paused meanwhile, so it cannot make baton buffer; if it closes or fails first,
  * the pending backend connection is destroyed and no hook runs again. A client socket that never
@@ -101,7 +102,7 @@ class Dial<T> {
     client.pause();
     // An error is followed by 'close', which does the work.
     client.on('error', ignore);
-    client.once('close', this.onClientClosed);
+    client.on('close', this.onClientClosed);
     const routes = hooks.observe.routes;
     this.stats = routes === null ? null : routes.of(route.id);
     if (this.stats !== null) this.stats.active += 1;
@@ -130,9 +131,10 @@ class Dial<T> {
     // the connect timeout. It is switched off once connected.
     const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true, timeout: this.connectTimeoutMs });
     this.upstream = upstream;
-    upstream.once('connect', this.onConnect);
-    upstream.once('timeout', this.onTimeout);
-    upstream.once('error', this.onError);
+    // Plain listeners (no once wrappers): detach() takes all three off at the first outcome.
+    upstream.on('connect', this.onConnect);
+    upstream.on('timeout', this.onTimeout);
+    upstream.on('error', this.onError);
   }
 
   private readonly onConnect = (): void => {

@@ -8,6 +8,7 @@ import { dial, type DialHooks } from './dial.js';
 import { normaliseAddress } from './forwarded.js';
 import { metricsOnly, recordUnforwarded, type Observe } from './observe.js';
 import { tunnel } from './tunnel.js';
+import { TunnelBuffers } from './tunnel-buffers.js';
 
 export interface TcpHandlerOptions {
   readonly tables: TableSource;
@@ -47,6 +48,7 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
   const allOpen = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'all-backends-open' });
   const noRoute = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'no-route' });
   const noBackend = metrics.connectionErrors.labels({ protocol: 'tcp', reason: 'no-healthy-backend' });
+  const buffers = new TunnelBuffers();
 
   const hooks: DialHooks<PortRoute> = {
     upstreams,
@@ -55,7 +57,7 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
     protocol: 'tcp',
     connected(client, upstream, _backend, route) {
       connected.inc();
-      tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs);
+      tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs, undefined, buffers);
     },
     failed(backend, err, route) {
       (err === undefined ? timedOut : refused).inc();
@@ -91,6 +93,8 @@ export function createTcpHandler(opts: TcpHandlerOptions): TcpHandler {
       client.destroy();
       return;
     }
-    dial(hooks, client, route, normaliseAddress(client.remoteAddress), route);
+    // The client's address costs a system call: asked for only when the picker hashes it or the access log writes it.
+    const address = observe.accessLog !== null || route.policy.balance === 'source' ? normaliseAddress(client.remoteAddress) : '';
+    dial(hooks, client, route, address, route);
   };
 }

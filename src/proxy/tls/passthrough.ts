@@ -8,6 +8,7 @@ import { dial, type DialHooks } from '../dial.js';
 import { normaliseAddress } from '../forwarded.js';
 import { metricsOnly, recordUnforwarded, type Observe } from '../observe.js';
 import { tunnel } from '../tunnel.js';
+import { TunnelBuffers } from '../tunnel-buffers.js';
 import { readClientHello, type ClientHello, type HelloOutcome } from './hello-reader.js';
 import { TlsRejects } from './rejects.js';
 
@@ -58,6 +59,7 @@ export class TlsPassthrough {
     const connected = opts.metrics.connections.labels({ protocol: 'tls-passthrough' });
     const idleTimeoutMs = opts.idleTimeoutMs ?? 0;
     this.observe = opts.observe ?? metricsOnly(opts.metrics);
+    const buffers = new TunnelBuffers();
     this.dialHooks = {
       upstreams: opts.registry,
       connectTimeoutMs: opts.connectTimeoutMs,
@@ -67,7 +69,7 @@ export class TlsPassthrough {
       connected(client, upstream, _backend, { route, bytes }) {
         connected.inc();
         upstream.write(bytes);
-        tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs);
+        tunnel(client, upstream, route.policy.timeouts?.tunnelIdleMs ?? idleTimeoutMs, undefined, buffers);
       },
       exhausted(client, { route }, tried, last) {
         if (tried === 0) rejects.reject(client, 'all-backends-open', { route: route.id });
