@@ -3,7 +3,7 @@
 // and a TableHolder builds and swaps the table, as in baton's control plane. Then EVENTS task
 // events (a task started on a fresh backend, an old one killed) are taken from the simulator's
 // own event payloads, parsed and applied one at a time, each rebuilt and swapped at once.
-// Reports: snapshot (fetch, parse, apply + build + swap), per-event apply + swap p50/p99/max,
+// Reports: snapshot (fetch, parse, validate, streamed parse + validate, state, views, build, swap), per-event apply + swap p50/p99/max,
 // RSS and heap, and what a swap costs to send to workers (whole table vs delta, JSON bytes/time).
 // The data path's own work per swap (src/data-path.ts onSwap: the backend registry, metric
 // series and listeners follow the table; in the control-plane process with --workers 0, else in
@@ -20,6 +20,7 @@ import pino from 'pino';
 import { request } from 'undici';
 import { Children } from './lib/children.mjs';
 import { freePorts } from './lib/net.mjs';
+import { threadCpuMs } from './lib/thread-cpu.mjs';
 import { batonRoot, importDist } from './lib/root.mjs';
 
 const APPS = Number(process.env.APPS ?? 10_000);
@@ -28,6 +29,8 @@ const EVENTS = Number(process.env.EVENTS ?? 2_000);
 
 const { MarathonSim } = await importDist('sim/index.js');
 const { parseApps } = await importDist('marathon/snapshot.js');
+// Absent from builds before it (BATON_ROOT pointing at an older baton): the snapshot is then parsed whole.
+const { AppsBodyReader } = await importDist('marathon/apps-body.js').catch(() => ({}));
 const { parseEvent } = await importDist('marathon/events.js');
 const { ClusterState } = await importDist('state/cluster-state.js');
 const { HealthJudge } = await importDist('state/health.js');
@@ -71,13 +74,41 @@ for (let a = 0; a < APPS; a++) {
 captured.length = 0;
 const simSetupMs = performance.now() - started;
 
-started = performance.now();
+// The snapshot, phase by phase, each as wall time and this thread's CPU time (the machine may be
+// shared; the CPU time counts in scheduler ticks, so it is coarse below a few ms). fetch: the body's bytes (the simulator serialises it in this process). baton reads
+// the body as it arrives, parsing and checking app by app (AppsBodyReader: `streamed`); the
+// same bytes parsed whole (`parse`, JSON.parse) and checked (`validate`, parseApps) are timed
+// too, for comparison with what the sync cost before.
+const phase = (fn) => {
+  const wall = performance.now();
+  const cpu = threadCpuMs();
+  const result = fn();
+  return { result, ms: { wall: ms(performance.now() - wall), cpu: ms(threadCpuMs() - cpu) } };
+};
+let t0 = performance.now();
+let c0 = threadCpuMs();
 const res = await request(`${marathon}/v2/apps?embed=apps.tasks&embed=apps.readiness`);
-const text = await res.body.text();
-const fetchMs = performance.now() - started;
-started = performance.now();
-const { apps } = parseApps(JSON.parse(text));
-const parseMs = performance.now() - started;
+const chunks = [];
+for await (const chunk of res.body) chunks.push(chunk);
+const fetchMs = { wall: ms(performance.now() - t0), cpu: ms(threadCpuMs() - c0) };
+const bodyBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+gc();
+const whole = phase(() => JSON.parse(Buffer.concat(chunks).toString('utf8')));
+const validate = phase(() => parseApps(whole.result));
+whole.result = undefined;
+gc();
+const streamed =
+  AppsBodyReader === undefined
+    ? undefined
+    : phase(() => {
+        const reader = new AppsBodyReader();
+        for (const chunk of chunks) reader.feed(chunk);
+        return reader.end();
+      });
+chunks.length = 0;
+const { apps } = (streamed ?? validate).result;
+validate.result = undefined;
+if (streamed !== undefined) streamed.result = undefined;
 
 const metrics = createMetrics();
 const builder = new TableBuilder({ realm: undefined, domain: undefined });
@@ -88,26 +119,18 @@ const holder = new TableHolder({ build: (version) => builder.build(state.views()
 
 gc();
 const before = process.memoryUsage();
-started = performance.now();
-state.replaceAll(apps);
-const replaceMs = performance.now() - started;
-let t = performance.now();
-const views = state.views();
-const viewsMs = performance.now() - t;
-t = performance.now();
-builder.build(views, 1);
-const buildMs = performance.now() - t;
-t = performance.now();
+t0 = performance.now();
+c0 = threadCpuMs();
+const replaceMs = phase(() => state.replaceAll(apps)).ms;
+const { result: views, ms: viewsMs } = phase(() => state.views());
+const buildMs = phase(() => builder.build(views, 1)).ms;
 // What builder.build just made is cached: this is the holder's compare and swap, and the state's views again.
-holder.rebuildNow();
-const swapMs = performance.now() - t;
-const snapshotMs = performance.now() - started;
+const swapMs = phase(() => holder.rebuildNow()).ms;
+const snapshotMs = { wall: ms(performance.now() - t0), cpu: ms(threadCpuMs() - c0) };
 const table = holder.current;
 if (table.routes.length !== APPS) throw new Error(`expected ${APPS} routes, got ${table.routes.length}`);
 const dataPath = new DataPath(loadConfig(['--marathon', marathon, '--workers', '0'], {}, () => undefined), holder, logger, createMetrics());
-t = performance.now();
-dataPath.onSwap(table);
-const dataPathFirstMs = performance.now() - t;
+const dataPathFirstMs = phase(() => dataPath.onSwap(table)).ms.wall;
 const dataPathMs = [];
 
 // Sending to workers: the whole table (what a new worker gets) and, per swap, a delta.
@@ -169,8 +192,26 @@ const report = {
   apps: APPS,
   tasks: APPS * TASKS_PER_APP,
   simSetupMs: Math.round(simSetupMs),
-  snapshot: { bytes: text.length, fetchMs: Math.round(fetchMs), parseMs: Math.round(parseMs), stateBuildSwapMs: Math.round(snapshotMs), replaceAllMs: Math.round(replaceMs), viewsMs: Math.round(viewsMs), buildMs: Math.round(buildMs), swapMs: Math.round(swapMs) },
-  events: { applied: eventMs.length, swaps, p50Ms: ms(percentile(eventMs, 50)), p99Ms: ms(percentile(eventMs, 99)), maxMs: ms(eventMs.at(-1)) },
+  snapshot: {
+    note: 'each phase as {wall, cpu} ms; cpu = this thread only',
+    bytes: bodyBytes,
+    fetchMs,
+    parseMs: whole.ms,
+    validateMs: validate.ms,
+    streamedParseValidateMs: streamed?.ms,
+    stateBuildSwapMs: snapshotMs,
+    replaceAllMs: replaceMs,
+    viewsMs,
+    buildMs,
+    swapMs,
+  },
+  events: {
+    applied: eventMs.length,
+    swaps,
+    p50Ms: ms(percentile(eventMs, 50)),
+    p99Ms: ms(percentile(eventMs, 99)),
+    maxMs: ms(eventMs.at(-1)),
+  },
   dataPathOnSwap: { firstTableMs: ms(dataPathFirstMs), p50Ms: ms(percentile(dataPathMs, 50)), p99Ms: ms(percentile(dataPathMs, 99)) },
   memory: {
     rssMb: mb(after.rss),

@@ -3,7 +3,9 @@ import { Agent } from 'undici';
 import type { Metrics } from '../observability/metrics.js';
 import { Backoff } from './backoff.js';
 import { eventTypeLabel, parseEvent } from './events.js';
-import { getJson, parseEndpoint, type MarathonEndpoint } from './http.js';
+import { AppsBodyReader } from './apps-body.js';
+import { getJson, parseEndpoint, streamBody, type MarathonEndpoint } from './http.js';
+import type { ParsedApps } from './snapshot.js';
 import { EventStream } from './stream.js';
 import { Syncer } from './sync.js';
 import type { MarathonClientOptions, MarathonSink, MarathonStatus } from './types.js';
@@ -53,7 +55,7 @@ export class MarathonClient {
       sink,
       logger: opts.logger,
       metrics: opts.metrics,
-      fetchApps: (signal) => this.getJson(APPS_PATH, signal),
+      fetchApps: (signal) => this.fetchApps(signal),
       fetchApp: (appId, signal) => this.getJson(appPath(appId), signal),
       coalesceMs: opts.refetchCoalesceMs ?? 50,
       maxBuffered: opts.maxBufferedChanges ?? 10_000,
@@ -163,13 +165,26 @@ export class MarathonClient {
     this.metrics.marathonConnected.set(connected ? 1 : 0);
   }
 
+  private getJson(path: string, signal: AbortSignal): Promise<unknown> {
+    return this.eachEndpoint(signal, (endpoint) => getJson(this.dispatcher, endpoint, path, signal, this.idleTimeoutMs));
+  }
+
+  /** The full app list, read and checked app by app as the body arrives. */
+  private fetchApps(signal: AbortSignal): Promise<ParsedApps> {
+    return this.eachEndpoint(signal, async (endpoint) => {
+      const reader = new AppsBodyReader();
+      await streamBody(this.dispatcher, endpoint, APPS_PATH, signal, this.idleTimeoutMs, (chunk) => reader.feed(chunk));
+      return reader.end();
+    });
+  }
+
   /** Tries every URL once, starting with the current one (a standby proxies or redirects to the leader). */
-  private async getJson(path: string, signal: AbortSignal): Promise<unknown> {
+  private async eachEndpoint<T>(signal: AbortSignal, attempt: (endpoint: MarathonEndpoint) => Promise<T>): Promise<T> {
     let lastError: unknown;
     for (let i = 0; i < this.endpoints.length; i++) {
       const endpoint = this.endpoints[(this.urlIndex + i) % this.endpoints.length] as MarathonEndpoint;
       try {
-        return await getJson(this.dispatcher, endpoint, path, signal, this.idleTimeoutMs);
+        return await attempt(endpoint);
       } catch (err) {
         if (signal.aborted) throw err;
         lastError = err;

@@ -68,6 +68,30 @@ function redirectTarget(location: string, from: string): string {
   return next.href;
 }
 
+/** GET a body and hand it to `onChunk` as it arrives, so a large one is never held whole; an error for any status but 200. */
+export async function streamBody(
+  dispatcher: Dispatcher,
+  endpoint: MarathonEndpoint,
+  path: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+  onChunk: (chunk: Buffer) => void,
+): Promise<void> {
+  const res = await httpGet(dispatcher, endpoint.base + path, {
+    accept: 'application/json',
+    signal,
+    headersTimeoutMs: timeoutMs,
+    bodyTimeoutMs: timeoutMs,
+    ...(endpoint.authorization !== undefined && { authorization: endpoint.authorization }),
+  });
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    throw new Error(`HTTP ${res.statusCode} from ${res.url}`);
+  }
+  // A throwing onChunk ends the loop, which destroys the body (the connection is not reused).
+  for await (const chunk of res.body) onChunk(chunk as Buffer);
+}
+
 /** GET a JSON document; `undefined` when Marathon answers 404, an error for any other non-200. */
 export async function getJson(
   dispatcher: Dispatcher,

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { AppSnapshot, MarathonChange } from '../state/model.js';
 import type { Backoff } from './backoff.js';
-import { parseApp, parseApps, type RejectedApp } from './snapshot.js';
+import { parseApp, type ParsedApps, type RejectedApp } from './snapshot.js';
 import type { MarathonSink } from './types.js';
 
 /**
@@ -16,8 +17,8 @@ export interface SyncerOptions {
   readonly sink: MarathonSink;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** `GET /v2/apps?embed=...`: the JSON body. */
-  readonly fetchApps: (signal: AbortSignal) => Promise<unknown>;
+  /** `GET /v2/apps?embed=...`: every app, checked one by one. */
+  readonly fetchApps: (signal: AbortSignal) => Promise<ParsedApps>;
   /** `GET /v2/apps/{id}`: the JSON body, `undefined` when Marathon answers 404. */
   readonly fetchApp: (appId: string, signal: AbortSignal) => Promise<unknown>;
   readonly coalesceMs: number;
@@ -27,6 +28,9 @@ export interface SyncerOptions {
   readonly onSynced: () => void;
   readonly onError: (message: string) => void;
 }
+
+/** Malformed apps named in the warning of one fetch (all are counted). */
+const LOGGED_REJECTS = 10;
 
 /** Parallel `GET /v2/apps/{id}` requests of one re-fetch. */
 const REFETCH_CONCURRENCY = 4;
@@ -50,9 +54,11 @@ export class Syncer {
   private retryTimer: NodeJS.Timeout | undefined;
   private buffer: MarathonChange[] = [];
   private stopped = false;
+  private readonly rejects: RateLimitedLog;
 
   constructor(opts: SyncerOptions) {
     this.opts = opts;
+    this.rejects = new RateLimitedLog(opts.logger);
   }
 
   /** Changes parsed from one event. */
@@ -147,7 +153,7 @@ export class Syncer {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     try {
-      const { apps, rejected } = parseApps(await this.opts.fetchApps(this.abort.signal));
+      const { apps, rejected } = await this.opts.fetchApps(this.abort.signal);
       if (this.stopped) return;
       this.reportRejected(rejected);
       this.deliver('snapshot', () => this.opts.sink.snapshot(apps));
@@ -214,15 +220,17 @@ export class Syncer {
     this.deliver('changes', () => this.opts.sink.changes(changes));
   }
 
-  /** One warning and one count per app id of a snapshot or re-fetch. */
+  /**
+   * One count per app id of a snapshot or re-fetch, and one rate-limited warning naming the first
+   * few: a Marathon full of broken apps, re-synced every few minutes, must not flood the log.
+   */
   private reportRejected(rejected: readonly RejectedApp[]): void {
-    const seen = new Set<string | undefined>();
-    for (const { appId, reason } of rejected) {
-      if (seen.has(appId)) continue;
-      seen.add(appId);
-      this.opts.metrics.marathonRejects.inc({ kind: 'app' });
-      this.opts.logger.warn({ appId, reason }, 'malformed marathon app skipped');
-    }
+    if (rejected.length === 0) return;
+    const byId = new Map<string | undefined, RejectedApp>();
+    for (const app of rejected) if (!byId.has(app.appId)) byId.set(app.appId, app);
+    this.opts.metrics.marathonRejects.inc({ kind: 'app' }, byId.size);
+    const apps = [...byId.values()].slice(0, LOGGED_REJECTS);
+    this.rejects.warn('marathon-app', { count: byId.size, apps }, 'malformed marathon apps skipped');
   }
 
   /** The sink belongs to someone else: its exceptions must not stop the client. */

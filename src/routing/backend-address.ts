@@ -1,5 +1,6 @@
 import type { AppDef, TaskDef, TaskView } from '../state/model.js';
 import { backendId } from './backend-id.js';
+import { compact } from './lists.js';
 import type { AppWeight } from './labels/balance.js';
 import type { Backend, BackendStatus } from './types.js';
 
@@ -38,9 +39,9 @@ export interface Reserve {
 }
 
 export interface TaskBackends {
-  readonly backends: Backend[];
-  readonly status: BackendStatus[];
-  readonly reserve: Reserve[];
+  readonly backends: readonly Backend[];
+  readonly status: readonly BackendStatus[];
+  readonly reserve: readonly Reserve[];
 }
 
 /**
@@ -92,7 +93,7 @@ export function taskBackends(app: AppDef, tasks: readonly TaskView[], portIndex:
       if (view.panicRoutable) reserve.push({ status: entry, backend });
     }
   }
-  return { backends, status, reserve };
+  return { backends: compact(backends), status: compact(status), reserve: compact(reserve) };
 }
 
 function validPort(port: number | undefined): port is number {

@@ -38,25 +38,27 @@ export interface GroupedClaims<U extends HostClaim> {
  */
 export function groupByHosts<U extends HostClaim>(units: readonly U[], scope: ClaimScope<U>): GroupedClaims<U> {
   const byKey = new Map<string, U[]>();
-  const sorted = units
-    .map((unit) => ({ unit, key: scope.key(unit) }))
-    .sort((a, b) => compare(a.unit.appId, b.unit.appId) || a.unit.portIndex - b.unit.portIndex || compare(a.key, b.key));
-  for (const { unit, key } of sorted) {
-    const groupKey = `${key}\n${unit.hosts.join('\n')}`;
+  const sorted = [...units].sort((a, b) => compare(a.appId, b.appId) || a.portIndex - b.portIndex || compare(scope.key(a), scope.key(b)));
+  for (const unit of sorted) {
+    const hosts = unit.hosts;
+    const groupKey = `${scope.key(unit)}\n${hosts.length === 1 ? hosts[0] : hosts.join('\n')}`;
     const group = byKey.get(groupKey);
     if (group === undefined) byKey.set(groupKey, [unit]);
     else group.push(unit);
   }
   const groups: ClaimGroup<U>[] = [];
   const disabled: DisabledRoute[] = [];
-  const claimed = new Map<string, string>();
+  // By scope key, host -> id of the route that has it.
+  const claimed = new Map<string, Map<string, string>>();
   for (const units of byKey.values()) {
     const first = units[0]!;
     const key = scope.key(first);
     const id = scope.id(first);
-    const taken = first.hosts.find((host) => claimed.has(`${host}\n${key}`));
+    let inScope = claimed.get(key);
+    if (inScope === undefined) claimed.set(key, (inScope = new Map()));
+    const taken = first.hosts.find((host) => inScope.has(host));
     if (taken !== undefined) {
-      const owner = claimed.get(`${taken}\n${key}`)!;
+      const owner = inScope.get(taken)!;
       for (const unit of units) {
         disabled.push({
           appId: unit.appId,
@@ -66,7 +68,7 @@ export function groupByHosts<U extends HostClaim>(units: readonly U[], scope: Cl
       }
       continue;
     }
-    for (const host of first.hosts) claimed.set(`${host}\n${key}`, id);
+    for (const host of first.hosts) inScope.set(host, id);
     groups.push({ id, units });
   }
   return { groups, disabled };

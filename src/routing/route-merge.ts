@@ -37,6 +37,24 @@ export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
   const members: RouteUnit[][] = [];
   for (const { id, units: group } of groups) {
     const first = group[0]!;
+    if (group.length === 1) {
+      // Most routes: one app port, nothing to merge (the same fields as below, without the copies).
+      routes.push({
+        id,
+        appIds: [first.appId],
+        hosts: first.hosts,
+        path: first.path,
+        redirectToHttps: first.redirectToHttps,
+        hsts: first.hsts,
+        backendProtocol: first.backendProtocol,
+        policy: first.policy,
+        backends: first.backends,
+        status: first.status,
+        cursor: 0,
+      });
+      members.push(group as RouteUnit[]);
+      continue;
+    }
     const agreeing = group.filter((u) => u.backendProtocol === first.backendProtocol);
     for (const unit of group) {
       if (unit.backendProtocol === first.backendProtocol) continue;
@@ -46,6 +64,7 @@ export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
         reason: `backend protocol ${unit.backendProtocol} differs from ${first.backendProtocol} of ${id}, which has the same hosts at path ${first.path}: expected one backend protocol for apps sharing a route`,
       });
     }
+    const { backends, status } = sharedBackends(agreeing);
     routes.push({
       id,
       appIds: [...new Set(agreeing.map((u) => u.appId))],
@@ -55,7 +74,8 @@ export function mergeRoutes(units: readonly RouteUnit[]): MergedRoutes {
       hsts: agreeing.some((u) => u.hsts),
       backendProtocol: first.backendProtocol,
       policy: first.policy,
-      ...sharedBackends(agreeing),
+      backends,
+      status,
       cursor: 0,
     });
     members.push(agreeing);

@@ -2,10 +2,11 @@ import type { AppDef, AppPort } from '../state/model.js';
 import type { BackendPolicy, DisabledRoute } from './types.js';
 import { DEFAULT_WEIGHT, type AppWeight } from './labels/balance.js';
 import { batonPort, batonPortLabels } from './labels/baton.js';
+import { dialectsOf, type Dialects } from './labels/dialects.js';
 import { haproxyPort, haproxyPortLabels } from './labels/haproxy.js';
 import { nixyPort, nixyPortLabels } from './labels/nixy.js';
 import { traefikPort, traefikPortLabels } from './labels/traefik.js';
-import { isHostName, type BackendProtocol, type PortLabel } from './labels/values.js';
+import { isHostName, type BackendProtocol, type PortLabel, type PortReading } from './labels/values.js';
 
 export type { BackendProtocol, Protocol } from './labels/values.js';
 
@@ -70,14 +71,15 @@ export interface AppSpecs {
 export function routeSpecs(app: AppDef, opts: RouteSpecOptions): AppSpecs {
   const specs: RouteSpec[] = [];
   const disabled: DisabledRoute[] = [];
-  for (const [n, port] of app.ports.entries()) {
-    const result = portSpec(app, n, port, opts);
+  const dialects = dialectsOf(app.labels);
+  for (let n = 0; n < app.ports.length; n++) {
+    const result = portSpec(app, n, app.ports[n]!, opts, dialects);
     if (result === undefined) continue;
     if ('reason' in result) disabled.push(result);
     else specs.push(result);
   }
-  for (const missing of missingPorts(app)) {
-    const reading = readPort(app, missing.index);
+  for (const missing of missingPorts(app, dialects)) {
+    const reading = readPort(app, missing.index, dialects);
     if (!reading.excluded && inRealm(reading.realms, opts.realm)) {
       const count = app.ports.length;
       disabled.push({
@@ -90,13 +92,16 @@ export function routeSpecs(app: AppDef, opts: RouteSpecOptions): AppSpecs {
   return { specs, disabled };
 }
 
+/** What a dialect the app has no label of says about any port. */
+const NOTHING: PortReading = Object.freeze({});
+
 /** The dialects merged for port n, first dialect to set a field wins. */
-function readPort(app: AppDef, n: number) {
+function readPort(app: AppDef, n: number, dialects: Dialects) {
   const labels = app.labels;
-  const baton = batonPort(labels, n);
-  const haproxy = haproxyPort(labels, n);
-  const nixy = nixyPort(labels, n);
-  const traefik = traefikPort(labels, n);
+  const baton = dialects.baton ? batonPort(labels, n, dialects) : NOTHING;
+  const haproxy = dialects.haproxy ? haproxyPort(labels, n) : NOTHING;
+  const nixy = dialects.nixy ? nixyPort(labels, n) : NOTHING;
+  const traefik = dialects.traefik ? traefikPort(labels, n) : NOTHING;
   return {
     excluded: haproxy.excluded === true || traefik.excluded === true,
     realms: baton.realms ?? nixy.realms ?? haproxy.realms,
@@ -119,14 +124,13 @@ function readPort(app: AppDef, n: number) {
   };
 }
 
-function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptions): RouteSpec | DisabledRoute | undefined {
-  const reading = readPort(app, n);
-  // Excluded or in another realm: another balancer's business, so silently not served.
-  if (reading.excluded || !inRealm(reading.realms, opts.realm)) return undefined;
-  const labelled = reading.hosts !== undefined || reading.paths !== undefined || reading.portProtocol !== undefined;
-  // BATON_WEIGHT is app-wide: a bad one is reported on the ports baton serves, not on every port.
-  const weight = n > 0 && !labelled && reading.weight?.label === 'BATON_WEIGHT' ? undefined : reading.weight;
-  const settings = [
+type Reading = ReturnType<typeof readPort>;
+
+/** The reasons of the port's bad settings, joined; undefined when none is bad. */
+function settingErrors(reading: Reading, weight: Reading['weight']): string | undefined {
+  let errors: string | undefined;
+  // In this order: the reason lists them so.
+  for (const setting of [
     reading.protocol,
     reading.hosts,
     reading.paths,
@@ -140,31 +144,44 @@ function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptio
     weight,
     reading.breaker,
     reading.timeouts,
-  ];
-  const errors = settings.map((s) => s?.error).filter((e) => e !== undefined);
-  if (errors.length > 0) return { appId: app.id, portIndex: n, reason: errors.join('; ') };
+  ]) {
+    const error = setting?.error;
+    if (error !== undefined) errors = errors === undefined ? error : `${errors}; ${error}`;
+  }
+  return errors;
+}
+
+function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptions, dialects: Dialects): RouteSpec | DisabledRoute | undefined {
+  const reading = readPort(app, n, dialects);
+  // Excluded or in another realm: another balancer's business, so silently not served.
+  if (reading.excluded || !inRealm(reading.realms, opts.realm)) return undefined;
+  const labelled = reading.hosts !== undefined || reading.paths !== undefined || reading.portProtocol !== undefined;
+  // BATON_WEIGHT is app-wide: a bad one is reported on the ports baton serves, not on every port.
+  const weight = n > 0 && !labelled && reading.weight?.label === 'BATON_WEIGHT' ? undefined : reading.weight;
+  const errors = settingErrors(reading, weight);
+  if (errors !== undefined) return { appId: app.id, portIndex: n, reason: errors };
   if (n > 0 && !labelled) return undefined;
 
   const protocol = reading.protocol?.value ?? (appPort.protocol.trim().toLowerCase() === 'udp' ? 'udp' : 'http');
-  const base = {
-    appId: app.id,
-    portIndex: n,
-    ...(reading.certificate?.value !== undefined && { certificate: reading.certificate.value }),
-    policy: portPolicy(reading, protocol === 'http'),
-    weight: weight?.value ?? DEFAULT_WEIGHT,
-  };
+  const certificate = reading.certificate?.value;
+  const policy = portPolicy(reading, protocol === 'http');
+  const appWeight = weight?.value ?? DEFAULT_WEIGHT;
   if (protocol === 'tcp' || protocol === 'udp') {
     // Host and path labels mean nothing to a whole port; marathon-lb ignored them too.
     const port = reading.port?.value ?? validServicePort(appPort.servicePort);
     if (port === undefined) {
       return { appId: app.id, portIndex: n, reason: `no service port: expected a servicePort on app port ${n} or a BATON_${n}_PORT label` };
     }
-    return { ...base, protocol, port };
+    const spec: PortSpec = { appId: app.id, portIndex: n, policy, weight: appWeight, protocol, port };
+    return certificate === undefined ? spec : { ...spec, certificate };
   }
   if (protocol === 'tls') {
     const hosts = reading.hosts?.value;
     if (hosts === undefined) return { appId: app.id, portIndex: n, reason: `tls passthrough needs a host: set BATON_${n}_VHOST` };
-    return { ...base, protocol, hosts, ...(reading.port !== undefined && { port: reading.port.value }) };
+    const spec: TlsSpec = { appId: app.id, portIndex: n, policy, weight: appWeight, protocol, hosts };
+    return reading.port === undefined && certificate === undefined
+      ? spec
+      : { ...spec, ...(certificate !== undefined && { certificate }), ...(reading.port !== undefined && { port: reading.port.value }) };
   }
   let hosts = reading.hosts?.value;
   if (hosts === undefined) {
@@ -174,27 +191,39 @@ function portSpec(app: AppDef, n: number, appPort: AppPort, opts: RouteSpecOptio
     }
   }
   // A port label on an http port is left unread: http routes live on the HTTP entry points.
-  return {
-    ...base,
+  const spec: HttpSpec = {
+    appId: app.id,
+    portIndex: n,
+    policy,
+    weight: appWeight,
     protocol,
     hosts,
-    paths: reading.paths?.value ?? ['/'],
+    paths: reading.paths?.value ?? ROOT_PATH,
     redirectToHttps: reading.redirectToHttps?.value ?? false,
     hsts: reading.hsts?.value ?? false,
     backendProtocol: reading.backendProtocol?.value ?? 'http1',
   };
+  return certificate === undefined ? spec : { ...spec, certificate };
 }
+
+const ROOT_PATH: readonly string[] = Object.freeze(['/']);
+
+/** The policies of ports without a balance, sticky, breaker or timeout label: one object each, shared. */
+const DEFAULT_POLICY: BackendPolicy = Object.freeze({ balance: 'roundrobin', sticky: false });
 
 /**
  * The port's backend policy. Stickiness is a cookie, so only HTTP routes can keep it; on a tcp,
  * udp or tls port a sticky label has no effect (`BATON_{n}_BALANCE=source` keeps clients there).
  */
-function portPolicy(reading: ReturnType<typeof readPort>, http: boolean): BackendPolicy {
+function portPolicy(reading: Reading, http: boolean): BackendPolicy {
   const breaker = reading.breaker?.value;
   const timeouts = reading.timeouts?.value;
+  const balance = reading.balance?.value ?? 'roundrobin';
+  const sticky = http && reading.sticky?.value === true;
+  if (balance === 'roundrobin' && !sticky && breaker === undefined && timeouts === undefined) return DEFAULT_POLICY;
   return Object.freeze({
-    balance: reading.balance?.value ?? 'roundrobin',
-    sticky: http && reading.sticky?.value === true,
+    balance,
+    sticky,
     ...(breaker !== undefined && { breaker }),
     ...(timeouts !== undefined && { timeouts }),
   });
@@ -218,10 +247,16 @@ function inRealm(realms: readonly string[] | undefined, realm: string | undefine
 }
 
 /** Per-port labels naming ports the app does not have, one (the first by name) per port. */
-function missingPorts(app: AppDef): PortLabel[] {
+function missingPorts(app: AppDef, dialects: Dialects): PortLabel[] {
   const labels = app.labels;
   const byIndex = new Map<number, PortLabel>();
-  const all = [...batonPortLabels(labels), ...haproxyPortLabels(labels), ...nixyPortLabels(labels), ...traefikPortLabels(labels)];
+  const all = [
+    ...(dialects.baton ? batonPortLabels(labels) : []),
+    ...(dialects.haproxy ? haproxyPortLabels(labels) : []),
+    ...(dialects.nixy ? nixyPortLabels(labels) : []),
+    ...(dialects.traefik ? traefikPortLabels(labels) : []),
+  ];
+  if (all.length === 0) return [];
   for (const found of all) {
     if (found.index < app.ports.length) continue;
     const seen = byIndex.get(found.index);

@@ -3,6 +3,7 @@ import { DEFAULT_RESILIENCE } from '../state/resilience.js';
 import { taskBackends, type Reserve } from './backend-address.js';
 import { compare, sharedBackends } from './host-claims.js';
 import { portRoutes, type PortUnit } from './port-routes.js';
+import { compact, NONE } from './lists.js';
 import { withPanic } from './panic.js';
 import { mergeRoutes, type RouteUnit } from './route-merge.js';
 import { routeSpecs, type HttpSpec, type PortSpec, type RouteSpecOptions, type TlsSpec } from './route-spec.js';
@@ -24,9 +25,9 @@ interface ParsedApp {
 
 /** What one app adds to a table. */
 interface AppUnits {
-  readonly http: RouteUnit[];
-  readonly ports: PortUnit[];
-  readonly tls: TlsUnit[];
+  readonly http: readonly RouteUnit[];
+  readonly ports: readonly PortUnit[];
+  readonly tls: readonly TlsUnit[];
   readonly certificates: readonly string[];
   readonly disabled: readonly DisabledRoute[];
   /** Tasks panic routing may add, over all of the app's ports. */
@@ -45,6 +46,8 @@ type AnyRoute = HttpRoute | PortRoute | TlsRoute;
 type Kind = 'http' | 'ports' | 'tls';
 const KINDS: readonly Kind[] = ['http', 'ports', 'tls'];
 
+type Placed = { [K in Kind]?: number[] };
+
 /** What the last build made, kept so that the next one can rebuild only the routes of apps whose tasks changed. */
 interface LastBuild {
   table: RoutingTable;
@@ -57,7 +60,7 @@ interface LastBuild {
   /** The units each route is made of, by kind and route position, before panic routing. */
   readonly members: Record<Kind, AnyUnit[][]>;
   /** By app id, the positions of the routes its units are in. */
-  readonly placed: Map<string, Record<Kind, number[]>>;
+  readonly placed: Map<string, Placed>;
 }
 
 /** How much the last `build` rebuilt: for tests and benchmarks that check an event costs only its app. */
@@ -114,7 +117,9 @@ export class TableBuilder {
     const last = this.#last;
     if (last === undefined || apps.length !== last.views.size) return undefined;
     const changed: { view: AppView; before: AppUnits; after: AppUnits }[] = [];
-    for (const [i, view] of apps.entries()) {
+    // A plain loop: it runs over every app on every task event.
+    for (let i = 0; i < apps.length; i++) {
+      const view = apps[i]!;
       if (last.list[i] === view) continue;
       const previous = last.views.get(view.app.id);
       if (previous === view) continue;
@@ -235,11 +240,17 @@ export class TableBuilder {
     for (const spec of specs) {
       // Any served port may name a certificate: the HTTPS entry point serves them all by SNI.
       if (spec.certificate !== undefined) certificates.push(spec.certificate);
-      if (spec.protocol === 'http') http.push({ ...spec, hosts: [...spec.hosts].sort() });
-      else if (spec.protocol === 'tls') tls.push({ ...spec, hosts: [...spec.hosts].sort() });
+      if (spec.protocol === 'http') http.push(withSortedHosts(spec));
+      else if (spec.protocol === 'tls') tls.push(withSortedHosts(spec));
       else ports.push(spec);
     }
-    const parsed = { http, ports, tls, certificates, disabled: disabled.sort((a, b) => a.portIndex - b.portIndex) };
+    const parsed = {
+      http: compact(http),
+      ports: compact(ports),
+      tls: compact(tls),
+      certificates: compact(certificates),
+      disabled: compact(disabled.sort((a, b) => a.portIndex - b.portIndex)),
+    };
     this.#parsed.set(app, parsed);
     return parsed;
   }
@@ -248,10 +259,10 @@ export class TableBuilder {
     const app = view.app;
     const parsed = this.#parse(app);
     const tasks = [...view.tasks].sort((a, b) => compare(a.task.id, b.task.id));
-    const reserve: Reserve[] = [];
+    let reserve: Reserve[] | undefined;
     const backendsOf = (portIndex: number, weight: HttpSpec['weight']) => {
       const { backends, status, reserve: spare } = taskBackends(app, tasks, portIndex, weight, this.#suspectWeight);
-      reserve.push(...spare);
+      if (spare.length > 0) (reserve ??= []).push(...spare);
       return { backends, status };
     };
     const http: RouteUnit[] = [];
@@ -274,7 +285,7 @@ export class TableBuilder {
         });
       }
     }
-    const ports = parsed.ports.map((spec): PortUnit => ({
+    const ports = listOf(parsed.ports, (spec): PortUnit => ({
       appId: app.id,
       portIndex: spec.portIndex,
       protocol: spec.protocol,
@@ -282,7 +293,7 @@ export class TableBuilder {
       policy: spec.policy,
       ...backendsOf(spec.portIndex, spec.weight),
     }));
-    const tls = parsed.tls.map((spec): TlsUnit => ({
+    const tls = listOf(parsed.tls, (spec): TlsUnit => ({
       appId: app.id,
       portIndex: spec.portIndex,
       hosts: spec.hosts,
@@ -290,7 +301,7 @@ export class TableBuilder {
       policy: spec.policy,
       ...backendsOf(spec.portIndex, spec.weight),
     }));
-    return { http, ports, tls, certificates: parsed.certificates, disabled: parsed.disabled, reserve };
+    return { http: compact(http), ports, tls, certificates: parsed.certificates, disabled: parsed.disabled, reserve: reserve ?? NONE };
   }
 }
 
@@ -307,20 +318,33 @@ function kept<R extends AnyRoute>(routes: R[], before: readonly R[] | undefined,
   });
 }
 
-/** By app id, the positions of the routes each app has units in. */
-function placements(members: Record<Kind, AnyUnit[][]>): Map<string, Record<Kind, number[]>> {
-  const placed = new Map<string, Record<Kind, number[]>>();
+/** By app id, the positions of the routes each app has units in (a kind it has none of is absent). */
+function placements(members: Record<Kind, AnyUnit[][]>): Map<string, Placed> {
+  const placed = new Map<string, Placed>();
   for (const kind of KINDS) {
-    members[kind].forEach((units, position) => {
-      for (const unit of units) {
+    const routes = members[kind];
+    for (let position = 0; position < routes.length; position++) {
+      for (const unit of routes[position]!) {
         let at = placed.get(unit.appId);
-        if (at === undefined) placed.set(unit.appId, (at = { http: [], ports: [], tls: [] }));
+        if (at === undefined) placed.set(unit.appId, (at = {}));
         const list = at[kind];
-        if (list.at(-1) !== position) list.push(position);
+        if (list === undefined) at[kind] = [position];
+        else if (list.at(-1) !== position) list.push(position);
       }
-    });
+    }
   }
   return placed;
+}
+
+/** `list.map(each)`, or the shared empty list. */
+function listOf<T, U>(list: readonly T[], each: (item: T) => U): readonly U[] {
+  return list.length === 0 ? NONE : list.map(each);
+}
+
+/** A spec with its hosts sorted: apps with the same hosts merge whatever order their labels list them in. */
+function withSortedHosts<S extends HttpSpec | TlsSpec>(spec: S): S {
+  // One host (most specs) is sorted already.
+  return spec.hosts.length < 2 ? spec : { ...spec, hosts: [...spec.hosts].sort() };
 }
 
 function byAppPort(a: DisabledRoute, b: DisabledRoute): number {

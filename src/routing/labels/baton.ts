@@ -1,5 +1,6 @@
 import { balanceSetting, batonWeightSetting } from './balance.js';
 import { batonBreaker, BREAKER_SUFFIXES } from './breaker.js';
+import type { Dialects } from './dialects.js';
 import { batonTimeouts, TIMEOUT_SUFFIXES } from './timeouts.js';
 import {
   backendProtocolSetting,
@@ -23,7 +24,7 @@ import {
  * per port n `BATON_{n}_PROTOCOL`, `_VHOST`, `_PATH`, `_PORT`, `_SSL_CERT`, `_REDIRECT_TO_HTTPS`,
  * `_USE_HSTS`, `_BACKEND_PROTOCOL`, `_BALANCE`, `_STICKY`, `_BREAKER_*` and `_TIMEOUT_*`.
  */
-export function batonPort(labels: Labels, n: number): PortReading {
+export function batonPort(labels: Labels, n: number, dialects?: Pick<Dialects, 'batonBreaker' | 'batonTimeouts'>): PortReading {
   const realm = labels.BATON_REALM;
   const vhostLabel = `BATON_${n}_VHOST`;
   const vhost = labels[vhostLabel];
@@ -42,8 +43,9 @@ export function batonPort(labels: Labels, n: number): PortReading {
     balance: readSetting(labels, `BATON_${n}_BALANCE`, balanceSetting),
     sticky: readSetting(labels, `BATON_${n}_STICKY`, booleanSetting),
     weight: readSetting(labels, 'BATON_WEIGHT', batonWeightSetting),
-    breaker: batonBreaker(labels, n),
-    timeouts: batonTimeouts(labels, n),
+    // Skipped when no label could set them (see dialects.ts).
+    breaker: dialects?.batonBreaker === false ? undefined : batonBreaker(labels, n),
+    timeouts: dialects?.batonTimeouts === false ? undefined : batonTimeouts(labels, n),
   };
 }
 

@@ -361,6 +361,28 @@ describe('MarathonClient: bad input from Marathon', () => {
     expect(client.status().connected).toBe(true);
   });
 
+  it('malformed apps are counted on every re-sync but logged in one rate-limited line naming them', async () => {
+    const broken = [{ id: '/broken/a', tasks: [{ id: 'x' }] }, { id: '/broken/b', ports: ['80'] }];
+    const marathon = await fake({ apps: [APPS[0], ...broken, APPS[1]] });
+    const { client, sink, metrics, logs } = harness([marathon.url]);
+    client.start();
+    await waitFor('snapshot', () => sink.count('snapshot') === 1);
+    await client.resync('admin');
+    await client.resync('admin');
+    expect(sink.count('snapshot')).toBe(3);
+    expect((sink.calls[2] as { apps: AppSnapshot[] }).apps.map((a) => a.app.id)).toEqual(['/shop/web', '/shop/api']);
+    expect(await counter(metrics.marathonRejects, { kind: 'app' })).toBe(6);
+    const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'malformed marathon apps skipped');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      count: 2,
+      apps: [
+        { appId: '/broken/a', reason: 'tasks.0.host: expected a string, got nothing' },
+        { appId: '/broken/b', reason: 'ports.0: expected a port number, got string' },
+      ],
+    });
+  });
+
   it('a sink that throws does not stop the client', async () => {
     const marathon = await fake();
     const sink = new RecordingSink();

@@ -134,6 +134,34 @@ describe('ClusterState', () => {
     expect(a2!.app).toBe(a1!.app);
   });
 
+  it('after an event, lists every app again with only the changed view new, and never a removed or stale one', () => {
+    const { state } = setup();
+    state.replaceAll([
+      { app: app('/a'), tasks: [task('/a', 1)] },
+      { app: app('/b'), tasks: [task('/b', 1)] },
+      { app: app('/c'), tasks: [task('/c', 1)] },
+    ]);
+    const first = state.views();
+    state.apply([status('/b', 'b.instance-2', 'TASK_RUNNING', 31002)]);
+    const second = state.views();
+    expect(second).not.toBe(first);
+    expect(second.map((v) => v.app.id)).toEqual(['/a', '/b', '/c']);
+    expect(second[0]).toBe(first[0]);
+    expect(second[2]).toBe(first[2]);
+    expect(second[1]!.tasks.map((t) => t.task.instanceKey)).toEqual(['b.instance-1', 'b.instance-2']);
+    // The list a caller holds is left as it was.
+    expect(first[1]!.tasks).toHaveLength(1);
+    expect(state.views()).toBe(second);
+
+    state.apply([{ type: 'app-terminated', appId: '/a' }, status('/c', 'c.instance-1', 'TASK_KILLED')]);
+    const third = state.views();
+    expect(third.map((v) => v.app.id)).toEqual(['/b', '/c']);
+    expect(third[1]!.tasks).toEqual([]);
+    state.upsertApps([{ app: app('/d'), tasks: [] }], []);
+    state.apply([status('/b', 'b.instance-1', 'TASK_KILLED')]);
+    expect(state.views().map((v) => [v.app.id, v.tasks.length])).toEqual([['/b', 1], ['/c', 0], ['/d', 0]]);
+  });
+
   it('asks for a re-fetch of an app it does not know when one of its tasks starts running', () => {
     const { state, changes, refetched } = setup();
     state.replaceAll([]);
