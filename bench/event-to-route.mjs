@@ -8,8 +8,11 @@
 // `--workers 0` and with 2 workers (the table then crosses the IPC channel as a delta).
 // Backends stamp wall-clock times with sub-millisecond precision; all processes share the clock.
 // `startToSwapInPrimary` splits the start figure: event to the swap in baton's control plane
-// (from the admin API's swap history, whole milliseconds); the rest is reaching the data path
-// (a worker, over IPC) and the next request picking the new backend.
+// (from the admin API's swap history, whole milliseconds); with workers, `swapToWorkers` is from
+// that swap to the first and to the last worker applying the table, for start and kill events
+// (`/health`'s `tableAppliedAt`, whole ms: the IPC hop); the rest is the next request picking
+// the new backend and reaching it over a new connection. Knobs: SAMPLES, GAP_MS, BENCH_WORKERS
+// (0,2).
 //   npm run build && node bench/event-to-route.mjs
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,12 +58,20 @@ async function run(workers) {
   ]);
   await sleep(1000);
 
-  /** Swap times (`at`, whole ms) newest first, from the admin API. */
-  const swapTimes = async () => {
-    const res = await request(`http://127.0.0.1:${adminPort}/swaps`);
-    return (await res.body.json()).swaps.map((s) => s.at);
+  const admin = async (path) => (await request(`http://127.0.0.1:${adminPort}${path}`)).body.json();
+  /** The first swap at or after `t` (the admin API has whole ms), or undefined. */
+  const swapAfter = async (t) => (await admin('/swaps')).swaps.filter((s) => s.at >= Math.floor(t)).at(-1);
+  /** With workers: from the swap to the first and the last worker applying it, when that table is still the live one. */
+  const toWorkers = async (swap) => {
+    const list = (await admin('/health')).workers?.list ?? [];
+    if (swap === undefined || list.length === 0 || list.some((w) => w.tableVersion !== swap.version)) return;
+    const lags = list.map((w) => Date.parse(w.tableAppliedAt) - swap.at);
+    toFirstWorker.push(Math.min(...lags));
+    toLastWorker.push(Math.max(...lags));
   };
   const toSwap = [];
+  const toFirstWorker = [];
+  const toLastWorker = [];
   const toFirst = [];
   const toLast = [];
   let missed = 0;
@@ -73,14 +84,16 @@ async function run(workers) {
     const { first } = await pool.peek(port);
     if (first === undefined) missed++;
     else toFirst.push(first - startedAt);
-    // The control plane's part: the first swap at or after the event (the admin API has whole ms).
-    const swapAt = Math.min(...(await swapTimes()).filter((at) => at >= Math.floor(startedAt)));
-    if (Number.isFinite(swapAt)) toSwap.push(swapAt - startedAt);
+    // The control plane's part: the first swap at or after the event; then the workers'.
+    const swap = await swapAfter(startedAt);
+    if (swap !== undefined) toSwap.push(swap.at - startedAt);
+    await toWorkers(swap);
     if (churn.length > 2) {
       const old = churn.shift();
       const killedAt = now();
       sim.killTask(old.taskId);
       await sleep(GAP_MS);
+      await toWorkers(await swapAfter(killedAt));
       const { last } = await pool.stop(old.port);
       toLast.push(Math.max(0, (last ?? 0) - killedAt));
     }
@@ -90,10 +103,17 @@ async function run(workers) {
   await sim.close();
   await children.stop(pool.child);
   rmSync(dir, { recursive: true, force: true });
-  return { workers, start: summary(toFirst), startToSwapInPrimary: summary(toSwap), noRequestWithinGap: missed, kill: summary(toLast) };
+  return {
+    workers,
+    start: summary(toFirst),
+    startToSwapInPrimary: summary(toSwap),
+    ...(workers > 0 && { swapToWorkers: { first: summary(toFirstWorker), last: summary(toLastWorker) } }),
+    noRequestWithinGap: missed,
+    kill: summary(toLast),
+  };
 }
 
 const results = [];
-for (const workers of [0, 2]) results.push(await run(workers));
+for (const workers of (process.env.BENCH_WORKERS ?? '0,2').split(',').map(Number)) results.push(await run(workers));
 console.log(JSON.stringify(results, null, 2));
 process.exit(0);

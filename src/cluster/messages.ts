@@ -33,7 +33,8 @@ export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'listening'; readonly addresses: EntryAddresses }
   | { readonly type: 'listen-failed'; readonly error: string }
-  | { readonly type: 'table-applied'; readonly version: number }
+  /** `at`: the worker's clock (Unix ms) when the table took effect there. */
+  | { readonly type: 'table-applied'; readonly version: number; readonly at: number }
   /** A delta did not follow the worker's table: it needs the whole table. */
   | { readonly type: 'table-resync'; readonly version: number }
   | { readonly type: 'reply'; readonly id: number; readonly body: RuntimeStatus | object[] };

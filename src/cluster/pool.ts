@@ -12,6 +12,8 @@ export interface WorkerView {
   readonly state: 'starting' | 'listening' | 'stopping';
   /** Version of the last table the worker applied. */
   readonly tableVersion: number;
+  /** When the worker applied it (its clock): with `/swaps`, how long a table takes to reach the workers. */
+  readonly tableAppliedAt: string | undefined;
   readonly startedAt: string;
 }
 
@@ -32,6 +34,7 @@ interface Slot {
   readonly config: Readonly<Config>;
   state: WorkerView['state'];
   tableVersion: number;
+  tableAppliedAt: number | undefined;
   ready: boolean;
   listenRequested: boolean;
   listening?: (addresses: EntryAddresses) => void;
@@ -125,7 +128,14 @@ export class WorkerPool {
   status(): WorkersStatus {
     const list = [...this.#slots.values()]
       .sort((a, b) => a.index - b.index || a.generation - b.generation)
-      .map((s) => ({ index: s.index, pid: s.worker.process.pid, state: s.state, tableVersion: s.tableVersion, startedAt: new Date(s.startedAt).toISOString() }));
+      .map((s) => ({
+        index: s.index,
+        pid: s.worker.process.pid,
+        state: s.state,
+        tableVersion: s.tableVersion,
+        tableAppliedAt: s.tableAppliedAt === undefined ? undefined : new Date(s.tableAppliedAt).toISOString(),
+        startedAt: new Date(s.startedAt).toISOString(),
+      }));
     return { configured: this.#config.workers, running: list.filter((w) => w.state === 'listening').length, replaced: this.#replaced, list };
   }
 
@@ -160,7 +170,7 @@ export class WorkerPool {
 
   #fork(index: number): Slot {
     const worker = cluster.fork(workerEnv(process.env));
-    const slot: Slot = { worker, index, config: this.#config, generation: this.#generation, startedAt: Date.now(), state: 'starting', tableVersion: 0, ready: false, listenRequested: false };
+    const slot: Slot = { worker, index, config: this.#config, generation: this.#generation, startedAt: Date.now(), state: 'starting', tableVersion: 0, tableAppliedAt: undefined, ready: false, listenRequested: false };
     this.#slots.set(worker.id, slot);
     worker.on('message', (message: unknown) => {
       if (isFromWorker(message)) this.#onMessage(slot, message);
@@ -196,6 +206,7 @@ export class WorkerPool {
         break;
       case 'table-applied':
         slot.tableVersion = message.version;
+        slot.tableAppliedAt = message.at;
         break;
       case 'table-resync':
         this.#logger.debug({ worker: slot.index, version: message.version }, 'worker asked for the whole table');

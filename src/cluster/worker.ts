@@ -56,7 +56,7 @@ export function runWorker(): void {
 
   const swappedIn = (table: RoutingTable): void => {
     dataPath?.onSwap(table);
-    send({ type: 'table-applied', version: table.version });
+    send({ type: 'table-applied', version: table.version, at: Date.now() });
   };
 
   const listen = (): void => {

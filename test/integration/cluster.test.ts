@@ -90,6 +90,14 @@ describe('proxy workers (--workers N)', () => {
     await waitFor(async () => (await b.get('api')).status === 200, 'api routable', 10_000, 20);
     await waitFor(async () => everyWorkerCurrent(await b.health()), 'every worker on the new table', 10_000, 20);
     for (let i = 0; i < 10; i++) expect(await b.get('api')).toEqual({ status: 200, body: 'api' });
+    // Each worker says when it applied its table: not before the primary swapped that table in.
+    const workers = (await b.health()).workers.list as { tableVersion: number; tableAppliedAt: string }[];
+    const swaps = ((await (await fetch(`${b.admin}/swaps`)).json()) as { swaps: { version: number; at: number }[] }).swaps;
+    for (const worker of workers) {
+      const swappedAt = swaps.find((s) => s.version === worker.tableVersion)!.at;
+      expect(Date.parse(worker.tableAppliedAt)).toBeGreaterThanOrEqual(swappedAt);
+      expect(Date.parse(worker.tableAppliedAt)).toBeLessThanOrEqual(Date.now());
+    }
 
     const metrics = await (await fetch(`${b.admin}/metrics`)).text();
     // Requests counted by the workers, summed by the primary; the table version is the primary's.
