@@ -68,6 +68,17 @@ function redirectTarget(location: string, from: string): string {
   return next.href;
 }
 
+/** GET `path` of `endpoint` asking for JSON, with its credentials and `timeoutMs` for the head and each pause in the body. */
+function getFrom(dispatcher: Dispatcher, endpoint: MarathonEndpoint, path: string, signal: AbortSignal, timeoutMs: number): ReturnType<typeof httpGet> {
+  return httpGet(dispatcher, endpoint.base + path, {
+    accept: 'application/json',
+    signal,
+    headersTimeoutMs: timeoutMs,
+    bodyTimeoutMs: timeoutMs,
+    ...(endpoint.authorization !== undefined && { authorization: endpoint.authorization }),
+  });
+}
+
 /** GET a body and hand it to `onChunk` as it arrives, so a large one is never held whole; an error for any status but 200. */
 export async function streamBody(
   dispatcher: Dispatcher,
@@ -77,13 +88,7 @@ export async function streamBody(
   timeoutMs: number,
   onChunk: (chunk: Buffer) => void,
 ): Promise<void> {
-  const res = await httpGet(dispatcher, endpoint.base + path, {
-    accept: 'application/json',
-    signal,
-    headersTimeoutMs: timeoutMs,
-    bodyTimeoutMs: timeoutMs,
-    ...(endpoint.authorization !== undefined && { authorization: endpoint.authorization }),
-  });
+  const res = await getFrom(dispatcher, endpoint, path, signal, timeoutMs);
   if (res.statusCode !== 200) {
     await res.body.dump();
     throw new Error(`HTTP ${res.statusCode} from ${res.url}`);
@@ -100,13 +105,7 @@ export async function getJson(
   signal: AbortSignal,
   timeoutMs: number,
 ): Promise<unknown> {
-  const res = await httpGet(dispatcher, endpoint.base + path, {
-    accept: 'application/json',
-    signal,
-    headersTimeoutMs: timeoutMs,
-    bodyTimeoutMs: timeoutMs,
-    ...(endpoint.authorization !== undefined && { authorization: endpoint.authorization }),
-  });
+  const res = await getFrom(dispatcher, endpoint, path, signal, timeoutMs);
   if (res.statusCode === 200) return res.body.json();
   await res.body.dump();
   if (res.statusCode === 404) return undefined;
